@@ -106,6 +106,9 @@ absl::Status Prefix(std::string_view prefix, const absl::Status& status);
     if (!(cond)) ::vouch::internal::CheckFailed(#cond, __FILE__, __LINE__);   \
   } while (false)
 
+// VOUCH_UNREACHABLE marks the end of a switch that covers every enumerator.
+#define VOUCH_UNREACHABLE(what) ::vouch::internal::CheckFailed(what, __FILE__, __LINE__)
+
 namespace vouch::internal {
 [[noreturn]] void CheckFailed(const char* condition, const char* file, int line);
 }  // namespace vouch::internal

@@ -1,0 +1,559 @@
+#include "vouch/store/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "vouch/base/status.h"
+#include "vouch/store/audit.h"
+#include "vouch/store/sqlite_statement.h"
+
+namespace vouch::store {
+
+namespace internal {
+void SqliteCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+}  // namespace internal
+
+namespace {
+
+using internal::Exec;
+using internal::SqliteError;
+using internal::Statement;
+using internal::Transaction;
+
+constexpr absl::Duration kDefaultBusyTimeout = absl::Seconds(5);
+
+// kMigrations[i] takes the schema from version i to version i + 1. Never edit
+// a migration that has shipped: append a new one and raise kSchemaVersion.
+constexpr const char* kMigrations[] = {
+    // Version 1. `keys` has one row per name, so later key-level state (soft
+    // delete, purge protection) has a home. key_versions.id records the
+    // insertion order, which breaks ties between equal creation times.
+    R"sql(
+CREATE TABLE keys (
+  name TEXT PRIMARY KEY NOT NULL,
+  created_us INTEGER NOT NULL
+) STRICT;
+CREATE TABLE key_versions (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL REFERENCES keys (name),
+  version TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  exportable INTEGER NOT NULL CHECK (exportable IN (0, 1)),
+  kty TEXT NOT NULL,
+  key_size_bits INTEGER NOT NULL,
+  sealed_key BLOB NOT NULL,
+  keystore TEXT NOT NULL,
+  release_policy TEXT NOT NULL,
+  policy_immutable INTEGER NOT NULL CHECK (policy_immutable IN (0, 1)),
+  UNIQUE (name, version)
+) STRICT;
+CREATE INDEX key_versions_by_creation ON key_versions (name, created_us, id);
+CREATE TABLE audit_log (
+  sequence INTEGER PRIMARY KEY,
+  time_us INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+) STRICT;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TABLE blobs (
+  name TEXT PRIMARY KEY NOT NULL,
+  value BLOB NOT NULL,
+  updated_us INTEGER NOT NULL
+) STRICT;
+)sql",
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+// kKeyColumns is the only text spliced into SQL with fmt::format. It is a
+// constant, and every value travels as a bound parameter.
+constexpr const char* kKeyColumns =
+    "name, version, created_us, updated_us, enabled, exportable, kty, key_size_bits, "
+    "sealed_key, keystore, release_policy, policy_immutable";
+
+KeyRecord ReadKeyRow(const Statement& stmt) {
+  KeyRecord record;
+  record.name = stmt.ColumnText(0);
+  record.version = stmt.ColumnText(1);
+  record.created = absl::FromUnixMicros(stmt.ColumnInt(2));
+  record.updated = absl::FromUnixMicros(stmt.ColumnInt(3));
+  record.enabled = stmt.ColumnInt(4) != 0;
+  record.exportable = stmt.ColumnInt(5) != 0;
+  record.kty = stmt.ColumnText(6);
+  record.key_size_bits = static_cast<int>(stmt.ColumnInt(7));
+  record.sealed_key = stmt.ColumnBlob(8);
+  record.keystore = stmt.ColumnText(9);
+  record.release_policy = stmt.ColumnText(10);
+  record.policy_immutable = stmt.ColumnInt(11) != 0;
+  return record;
+}
+
+absl::Status ValidateRecord(const KeyRecord& record) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(record.name));
+  VOUCH_RETURN_IF_ERROR(ValidateKeyVersion(record.version));
+  if (record.sealed_key.empty()) {
+    return InvalidArgumentf("key {} version {}: sealed_key is empty", record.name, record.version);
+  }
+  if (record.kty.empty() || record.keystore.empty()) {
+    return InvalidArgumentf("key {} version {}: kty and keystore must be set", record.name,
+                            record.version);
+  }
+  if (record.key_size_bits <= 0) {
+    return InvalidArgumentf("key {} version {}: key_size_bits {}, want a positive number",
+                            record.name, record.version, record.key_size_bits);
+  }
+  if (record.created == absl::InfinitePast() || record.created == absl::InfiniteFuture() ||
+      record.updated == absl::InfinitePast() || record.updated == absl::InfiniteFuture()) {
+    return InvalidArgumentf("key {} version {}: created and updated must be finite times",
+                            record.name, record.version);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFoundKey(std::string_view name, std::string_view version) {
+  if (version.empty()) {
+    return NotFoundf("key {} not found", name);
+  }
+  return NotFoundf("key {} version {} not found", name, version);
+}
+
+absl::Status ErrnoError(std::string_view action, const std::string& path) {
+  return FailedPreconditionf("sqlite store: {} {}: {}", action, path, std::strerror(errno));
+}
+
+// CreatePrivateFile creates an empty database file with mode 0600 so that
+// SQLite, which gives its -wal and -shm files the database's mode, never
+// makes a file that others can read. An existing file is left as it is.
+absl::Status CreatePrivateFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::OkStatus();
+    }
+    return ErrnoError("create", path);
+  }
+  const int chmod_result = fchmod(fd, 0600);
+  close(fd);
+  if (chmod_result != 0) {
+    return ErrnoError("chmod 600", path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PragmaText(sqlite3* db, const char* sql, std::string_view operation) {
+  VOUCH_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db, sql, operation));
+  VOUCH_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) {
+    return Internalf("sqlite store: {}: returned no row", operation);
+  }
+  return stmt.ColumnText(0);
+}
+
+absl::Status Configure(sqlite3* db, absl::Duration busy_timeout) {
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+  VOUCH_ASSIGN_OR_RETURN(const std::string mode,
+                         PragmaText(db, "PRAGMA journal_mode=WAL", "set journal_mode"));
+  if (mode != "wal") {
+    return FailedPreconditionf("sqlite store: journal_mode is {}, want wal", mode);
+  }
+  VOUCH_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL", "set synchronous"));
+  VOUCH_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys=ON", "set foreign_keys"));
+  VOUCH_RETURN_IF_ERROR(Exec(db, "PRAGMA secure_delete=ON", "set secure_delete"));
+  VOUCH_RETURN_IF_ERROR(Exec(db, "PRAGMA trusted_schema=OFF", "set trusted_schema"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  return Open(path, kDefaultBusyTimeout);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               absl::Duration busy_timeout) {
+  VOUCH_RETURN_IF_ERROR(CreatePrivateFile(path));
+
+  sqlite3* raw_db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw_db, flags, nullptr);
+  std::unique_ptr<sqlite3, internal::SqliteCloser> db(raw_db);
+  if (rc != SQLITE_OK) {
+    return SqliteError(db.get(), rc, fmt::format("open {}", path));
+  }
+  VOUCH_RETURN_IF_ERROR(Prefix(path, Configure(db.get(), busy_timeout)));
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(db)));
+  {
+    absl::MutexLock lock(&store->mu_);
+    VOUCH_RETURN_IF_ERROR(Prefix(path, store->Migrate()));
+  }
+  return store;
+}
+
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<sqlite3, internal::SqliteCloser> db)
+    : path_(std::move(path)), db_(std::move(db)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+absl::Status SqliteStore::Migrate() {
+  sqlite3* db = db_.get();
+  VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, "migrate schema"));
+  VOUCH_RETURN_IF_ERROR(Exec(db,
+                             "CREATE TABLE IF NOT EXISTS schema_version ("
+                             "version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL) STRICT",
+                             "create schema_version"));
+
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db, "SELECT max(version) FROM schema_version", "read schema version"));
+  VOUCH_RETURN_IF_ERROR(query.Step().status());
+  const int64_t current = query.ColumnIsNull(0) ? 0 : query.ColumnInt(0);
+  if (current > kSchemaVersion) {
+    return FailedPreconditionf(
+        "sqlite store: schema version {} is newer than this build supports ({}): "
+        "run a newer vouch",
+        current, kSchemaVersion);
+  }
+
+  for (int64_t version = current + 1; version <= kSchemaVersion; ++version) {
+    const std::string operation = fmt::format("migrate schema to version {}", version);
+    VOUCH_RETURN_IF_ERROR(Exec(db, kMigrations[version - 1], operation));
+    VOUCH_ASSIGN_OR_RETURN(
+        Statement insert,
+        Statement::Prepare(db, "INSERT INTO schema_version (version, applied_us) VALUES (?, ?)",
+                           operation));
+    VOUCH_RETURN_IF_ERROR(insert.BindInt(1, version));
+    VOUCH_RETURN_IF_ERROR(insert.BindInt(2, absl::ToUnixMicros(absl::Now())));
+    VOUCH_RETURN_IF_ERROR(insert.Run());
+  }
+  return txn.Commit();
+}
+
+absl::StatusOr<int> SqliteStore::SchemaVersion() {
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(Statement query,
+                         Statement::Prepare(db_.get(), "SELECT max(version) FROM schema_version",
+                                            "read schema version"));
+  VOUCH_RETURN_IF_ERROR(query.Step().status());
+  return static_cast<int>(query.ColumnInt(0));
+}
+
+absl::Status SqliteStore::CheckIntegrity() {
+  absl::MutexLock lock(&mu_);
+  for (const char* pragma : {"PRAGMA integrity_check", "PRAGMA foreign_key_check"}) {
+    VOUCH_ASSIGN_OR_RETURN(Statement check, Statement::Prepare(db_.get(), pragma, pragma));
+    std::string findings;
+    for (;;) {
+      VOUCH_ASSIGN_OR_RETURN(const bool row, check.Step());
+      if (!row) {
+        break;
+      }
+      const std::string line = check.ColumnText(0);
+      if (line != "ok") {
+        findings += findings.empty() ? line : "; " + line;
+      }
+    }
+    if (!findings.empty()) {
+      return absl::DataLossError(fmt::format("sqlite store {}: {}: {}", path_, pragma, findings));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::PutKeyVersion(const KeyRecord& record) {
+  VOUCH_RETURN_IF_ERROR(ValidateRecord(record));
+  absl::MutexLock lock(&mu_);
+  sqlite3* db = db_.get();
+  const std::string operation = fmt::format("put key {} version {}", record.name, record.version);
+  VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
+
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement insert_key,
+      Statement::Prepare(
+          db, "INSERT INTO keys (name, created_us) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+          operation));
+  VOUCH_RETURN_IF_ERROR(insert_key.BindText(1, record.name));
+  VOUCH_RETURN_IF_ERROR(insert_key.BindInt(2, absl::ToUnixMicros(record.created)));
+  VOUCH_RETURN_IF_ERROR(insert_key.Run());
+
+  VOUCH_ASSIGN_OR_RETURN(Statement insert_version,
+                         Statement::Prepare(db,
+                                            fmt::format("INSERT INTO key_versions ({}) VALUES "
+                                                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                                        kKeyColumns),
+                                            operation));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindText(1, record.name));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindText(2, record.version));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(3, absl::ToUnixMicros(record.created)));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(4, absl::ToUnixMicros(record.updated)));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(5, record.enabled ? 1 : 0));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(6, record.exportable ? 1 : 0));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindText(7, record.kty));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(8, record.key_size_bits));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindBlob(9, record.sealed_key));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindText(10, record.keystore));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindText(11, record.release_policy));
+  VOUCH_RETURN_IF_ERROR(insert_version.BindInt(12, record.policy_immutable ? 1 : 0));
+  const absl::Status inserted = insert_version.Run();
+  if (absl::IsAlreadyExists(inserted)) {
+    return absl::AlreadyExistsError(
+        fmt::format("key {} version {} already exists", record.name, record.version));
+  }
+  VOUCH_RETURN_IF_ERROR(inserted);
+  return txn.Commit();
+}
+
+absl::StatusOr<KeyRecord> SqliteStore::GetKey(std::string_view name, std::string_view version) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  if (!version.empty()) {
+    VOUCH_RETURN_IF_ERROR(ValidateKeyVersion(version));
+  }
+  absl::MutexLock lock(&mu_);
+  const std::string operation =
+      fmt::format("get key {} version {}", name, version.empty() ? "latest" : version);
+  // An empty version selects the newest by creation time, then by insertion.
+  const std::string sql =
+      version.empty()
+          ? fmt::format(
+                "SELECT {} FROM key_versions WHERE name = ? "
+                "ORDER BY created_us DESC, id DESC LIMIT 1",
+                kKeyColumns)
+          : fmt::format("SELECT {} FROM key_versions WHERE name = ? AND version = ?", kKeyColumns);
+  VOUCH_ASSIGN_OR_RETURN(Statement query, Statement::Prepare(db_.get(), sql, operation));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  if (!version.empty()) {
+    VOUCH_RETURN_IF_ERROR(query.BindText(2, version));
+  }
+  VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+  if (!row) {
+    return NotFoundKey(name, version);
+  }
+  return ReadKeyRow(query);
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ListKeyNames() {
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db_.get(),
+                         "SELECT name FROM keys WHERE EXISTS "
+                         "(SELECT 1 FROM key_versions v WHERE v.name = keys.name) ORDER BY name",
+                         "list key names"));
+  std::vector<std::string> names;
+  for (;;) {
+    VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+    if (!row) {
+      return names;
+    }
+    names.push_back(query.ColumnText(0));
+  }
+}
+
+absl::StatusOr<std::vector<KeyRecord>> SqliteStore::ListKeyVersions(std::string_view name) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query, Statement::Prepare(db_.get(),
+                                          fmt::format("SELECT {} FROM key_versions WHERE name = ? "
+                                                      "ORDER BY created_us, id",
+                                                      kKeyColumns),
+                                          fmt::format("list versions of key {}", name)));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  std::vector<KeyRecord> records;
+  for (;;) {
+    VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+    if (!row) {
+      break;
+    }
+    records.push_back(ReadKeyRow(query));
+    records.back().sealed_key.clear();
+  }
+  if (records.empty()) {
+    return NotFoundKey(name, "");
+  }
+  return records;
+}
+
+absl::Status SqliteStore::UpdateKeyAttributes(std::string_view name, std::string_view version,
+                                              bool enabled) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  VOUCH_RETURN_IF_ERROR(ValidateKeyVersion(version));
+  absl::MutexLock lock(&mu_);
+  // One UPDATE statement is atomic on its own.
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement update, Statement::Prepare(db_.get(),
+                                           "UPDATE key_versions SET enabled = ?, updated_us = ? "
+                                           "WHERE name = ? AND version = ?",
+                                           fmt::format("update key {} version {}", name, version)));
+  VOUCH_RETURN_IF_ERROR(update.BindInt(1, enabled ? 1 : 0));
+  VOUCH_RETURN_IF_ERROR(update.BindInt(2, absl::ToUnixMicros(absl::Now())));
+  VOUCH_RETURN_IF_ERROR(update.BindText(3, name));
+  VOUCH_RETURN_IF_ERROR(update.BindText(4, version));
+  VOUCH_RETURN_IF_ERROR(update.Run());
+  if (sqlite3_changes(db_.get()) == 0) {
+    return NotFoundKey(name, version);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::SetReleasePolicy(std::string_view name, std::string_view version,
+                                           std::string_view policy_json) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  VOUCH_RETURN_IF_ERROR(ValidateKeyVersion(version));
+  absl::MutexLock lock(&mu_);
+  sqlite3* db = db_.get();
+  const std::string operation =
+      fmt::format("set release policy of key {} version {}", name, version);
+  VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
+
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db,
+                         "SELECT policy_immutable FROM key_versions WHERE name = ? AND version = ?",
+                         operation));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  VOUCH_RETURN_IF_ERROR(query.BindText(2, version));
+  VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+  if (!row) {
+    return NotFoundKey(name, version);
+  }
+  if (query.ColumnInt(0) != 0) {
+    return FailedPreconditionf("key {} version {}: the release policy is immutable", name, version);
+  }
+
+  VOUCH_ASSIGN_OR_RETURN(Statement update,
+                         Statement::Prepare(db,
+                                            "UPDATE key_versions SET release_policy = ?, "
+                                            "updated_us = ? WHERE name = ? AND version = ?",
+                                            operation));
+  VOUCH_RETURN_IF_ERROR(update.BindText(1, policy_json));
+  VOUCH_RETURN_IF_ERROR(update.BindInt(2, absl::ToUnixMicros(absl::Now())));
+  VOUCH_RETURN_IF_ERROR(update.BindText(3, name));
+  VOUCH_RETURN_IF_ERROR(update.BindText(4, version));
+  VOUCH_RETURN_IF_ERROR(update.Run());
+  return txn.Commit();
+}
+
+absl::Status SqliteStore::AppendAudit(const AuditEvent& event) {
+  if (event.time == absl::InfinitePast() || event.time == absl::InfiniteFuture()) {
+    return InvalidArgumentf("audit event: time must be finite");
+  }
+  absl::MutexLock lock(&mu_);
+  sqlite3* db = db_.get();
+  const std::string operation = "append audit event";
+  VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
+
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement last,
+      Statement::Prepare(db, "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1",
+                         operation));
+  VOUCH_ASSIGN_OR_RETURN(const bool has_last, last.Step());
+  AuditEvent chained = event;
+  chained.sequence = has_last ? last.ColumnInt(0) + 1 : 1;
+  chained.prev_hash = has_last ? last.ColumnBlob(1) : Bytes(kAuditHashBytes, 0);
+  chained.hash = ChainAuditHash(chained.prev_hash, chained);
+
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement insert,
+      Statement::Prepare(db,
+                         "INSERT INTO audit_log (sequence, time_us, actor, operation, target, "
+                         "outcome, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         operation));
+  VOUCH_RETURN_IF_ERROR(insert.BindInt(1, chained.sequence));
+  VOUCH_RETURN_IF_ERROR(insert.BindInt(2, absl::ToUnixMicros(chained.time)));
+  VOUCH_RETURN_IF_ERROR(insert.BindText(3, chained.actor));
+  VOUCH_RETURN_IF_ERROR(insert.BindText(4, chained.operation));
+  VOUCH_RETURN_IF_ERROR(insert.BindText(5, chained.target));
+  VOUCH_RETURN_IF_ERROR(insert.BindText(6, chained.outcome));
+  VOUCH_RETURN_IF_ERROR(insert.BindText(7, chained.detail));
+  VOUCH_RETURN_IF_ERROR(insert.BindBlob(8, chained.prev_hash));
+  VOUCH_RETURN_IF_ERROR(insert.BindBlob(9, chained.hash));
+  VOUCH_RETURN_IF_ERROR(insert.Run());
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqliteStore::ReadAudit(size_t max_events) {
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db_.get(),
+                         "SELECT sequence, time_us, actor, operation, target, outcome, detail, "
+                         "prev_hash, hash FROM (SELECT * FROM audit_log ORDER BY sequence DESC "
+                         "LIMIT ?) ORDER BY sequence",
+                         "read audit log"));
+  // SQLite reads a negative LIMIT as no limit.
+  const int64_t limit = max_events > static_cast<size_t>(std::numeric_limits<int64_t>::max())
+                            ? -1
+                            : static_cast<int64_t>(max_events);
+  VOUCH_RETURN_IF_ERROR(query.BindInt(1, limit));
+  std::vector<AuditEvent> events;
+  for (;;) {
+    VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+    if (!row) {
+      return events;
+    }
+    AuditEvent& event = events.emplace_back();
+    event.sequence = query.ColumnInt(0);
+    event.time = absl::FromUnixMicros(query.ColumnInt(1));
+    event.actor = query.ColumnText(2);
+    event.operation = query.ColumnText(3);
+    event.target = query.ColumnText(4);
+    event.outcome = query.ColumnText(5);
+    event.detail = query.ColumnText(6);
+    event.prev_hash = query.ColumnBlob(7);
+    event.hash = query.ColumnBlob(8);
+  }
+}
+
+absl::StatusOr<std::optional<Bytes>> SqliteStore::GetBlob(std::string_view name) {
+  VOUCH_RETURN_IF_ERROR(ValidateBlobName(name));
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(Statement query,
+                         Statement::Prepare(db_.get(), "SELECT value FROM blobs WHERE name = ?",
+                                            fmt::format("get blob {}", name)));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+  if (!row) {
+    return std::optional<Bytes>();
+  }
+  return std::optional<Bytes>(query.ColumnBlob(0));
+}
+
+absl::Status SqliteStore::PutBlob(std::string_view name, ByteSpan value) {
+  VOUCH_RETURN_IF_ERROR(ValidateBlobName(name));
+  if (value.size() > kMaxBlobBytes) {
+    return InvalidArgumentf("blob {}: {} bytes, more than the limit of {}", name, value.size(),
+                            kMaxBlobBytes);
+  }
+  absl::MutexLock lock(&mu_);
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement upsert,
+      Statement::Prepare(db_.get(),
+                         "INSERT INTO blobs (name, value, updated_us) VALUES (?, ?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                         "updated_us = excluded.updated_us",
+                         fmt::format("put blob {}", name)));
+  VOUCH_RETURN_IF_ERROR(upsert.BindText(1, name));
+  VOUCH_RETURN_IF_ERROR(upsert.BindBlob(2, value));
+  VOUCH_RETURN_IF_ERROR(upsert.BindInt(3, absl::ToUnixMicros(absl::Now())));
+  return upsert.Run();
+}
+
+}  // namespace vouch::store

@@ -1,0 +1,131 @@
+// Store: persistence for key records, the audit log and service state.
+//
+// The interface is abstract so that SQLite (sqlite_store.h) and, later,
+// PostgreSQL can sit behind it and pass one conformance suite
+// (store_conformance_test.h). Implementations are thread-safe: one Store may
+// be shared by every request handler.
+//
+// Key material never reaches the store in clear: `KeyRecord::sealed_key` is a
+// blob made by a keystore::KeyStore, and only that key store can open it.
+#ifndef VOUCH_STORE_STORE_H_
+#define VOUCH_STORE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "vouch/base/bytes.h"
+
+namespace vouch::store {
+
+// KeyRecord is one version of a named key. A key exists while it has at
+// least one version.
+struct KeyRecord {
+  std::string name;     // [A-Za-z0-9-]{1,127}, validated by the store
+  std::string version;  // 32 lower-case hex chars, validated by the store
+  absl::Time created;   // set by the caller; stored with microsecond precision
+  absl::Time updated;   // set by the caller at creation; the store sets it on changes
+  bool enabled = true;
+  bool exportable = true;
+  std::string kty;  // "oct-HSM" for now; RSA/EC later
+  int key_size_bits = 256;
+  Bytes sealed_key;            // keystore blob, never plaintext
+  std::string keystore;        // which KeyStore sealed it: "software"
+  std::string release_policy;  // JSON text; empty = none
+  bool policy_immutable = false;
+};
+
+// AuditEvent is one record of the append-only audit log. Callers must not
+// put key material or whole tokens in any field.
+struct AuditEvent {
+  absl::Time time = absl::Now();
+  std::string actor;      // who: "admin", a token subject, a client certificate
+  std::string operation;  // what: "key.create", "key.release", ...
+  std::string target;     // on which object: "keys/name/version"
+  std::string outcome;    // "granted", "denied", "ok", "error"
+  std::string detail;     // why: the policy condition that decided, the error
+
+  // Set by the store when it reads the log; ignored by AppendAudit.
+  // `sequence` counts from 1. `hash` is SHA-256(prev_hash || canonical
+  // encoding of this event), and the first event's prev_hash is 32 zero
+  // bytes (see audit.h), so an edited or removed record breaks the chain.
+  int64_t sequence = 0;
+  Bytes prev_hash;
+  Bytes hash;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // PutKeyVersion stores a new version of a key, creating the key on its
+  // first version, atomically. AlreadyExists on a duplicate (name, version);
+  // InvalidArgument on an invalid name, version or empty sealed_key.
+  virtual absl::Status PutKeyVersion(const KeyRecord& record) = 0;
+
+  // GetKey returns one version. An empty `version` selects the latest: the
+  // newest by `created`, enabled or not, and the last stored among equal
+  // times. NotFound names the key and the version that are missing.
+  virtual absl::StatusOr<KeyRecord> GetKey(std::string_view name, std::string_view version) = 0;
+
+  // ListKeyNames returns every key name in byte order.
+  virtual absl::StatusOr<std::vector<std::string>> ListKeyNames() = 0;
+
+  // ListKeyVersions returns every version of `name`, oldest first (the same
+  // order that makes the last one "latest" for GetKey), with sealed_key
+  // cleared. NotFound when the key has no versions.
+  virtual absl::StatusOr<std::vector<KeyRecord>> ListKeyVersions(std::string_view name) = 0;
+
+  // UpdateKeyAttributes enables or disables one version and sets its
+  // `updated` time to now. NotFound when the version does not exist.
+  virtual absl::Status UpdateKeyAttributes(std::string_view name, std::string_view version,
+                                           bool enabled) = 0;
+
+  // SetReleasePolicy replaces the release policy of one version atomically
+  // ("" removes it). FailedPrecondition if the current policy is immutable;
+  // NotFound when the version does not exist. The store does not parse the
+  // JSON: the broker validates a policy before it sets it.
+  virtual absl::Status SetReleasePolicy(std::string_view name, std::string_view version,
+                                        std::string_view policy_json) = 0;
+
+  // AppendAudit appends `event` to the log, chaining it to the previous
+  // record in the same transaction, so concurrent appends keep one chain.
+  virtual absl::Status AppendAudit(const AuditEvent& event) = 0;
+
+  // ReadAudit returns the newest `max_events` records, oldest first, with
+  // sequence, prev_hash and hash filled in. Pass kAllAuditEvents to read the
+  // whole log, as VerifyAuditChain (audit.h) does.
+  virtual absl::StatusOr<std::vector<AuditEvent>> ReadAudit(size_t max_events) = 0;
+
+  // GetBlob returns a small named value of service state (for example the
+  // sealed token signing key), or nullopt when none is stored.
+  // Blob names match [A-Za-z0-9._:-]{1,127}.
+  virtual absl::StatusOr<std::optional<Bytes>> GetBlob(std::string_view name) = 0;
+
+  // PutBlob creates or replaces a named value (at most kMaxBlobBytes).
+  virtual absl::Status PutBlob(std::string_view name, ByteSpan value) = 0;
+};
+
+inline constexpr size_t kAllAuditEvents = static_cast<size_t>(-1);
+inline constexpr size_t kMaxBlobBytes = 1 << 20;
+
+// ValidateKeyName accepts [A-Za-z0-9-]{1,127}, so a name is safe in URL paths
+// and in keystore labels. Names are case-sensitive.
+absl::Status ValidateKeyName(std::string_view name);
+
+// ValidateKeyVersion accepts exactly 32 lower-case hex characters.
+absl::Status ValidateKeyVersion(std::string_view version);
+
+// ValidateBlobName accepts [A-Za-z0-9._:-]{1,127}.
+absl::Status ValidateBlobName(std::string_view name);
+
+}  // namespace vouch::store
+
+#endif  // VOUCH_STORE_STORE_H_
