@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 
 // Debian's Abseil has its own absl::string_view (not std::string_view), so
-// fmt needs to be told how to print it and absl::Status.
+// these formatters let fmt print it and absl::Status.
 template <>
 struct fmt::formatter<absl::string_view> : fmt::formatter<std::string_view> {
   auto format(absl::string_view s, fmt::format_context& ctx) const {

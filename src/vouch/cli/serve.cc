@@ -1,15 +1,214 @@
-// Placeholder until the serve subcommand is built.
-#include <cstdio>
+// vouch serve: run the attestation service and key broker until SIGINT or
+// SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "vouch/base/file.h"
+#include "vouch/base/status.h"
 #include "vouch/cli/command.h"
+#include "vouch/server/config.h"
+#include "vouch/server/logging.h"
+#include "vouch/server/server.h"
 
 namespace vouch::cli {
+namespace {
 
-Runner SetupServe(CLI::App& /*sub*/) {
-  return [] {
-    std::fprintf(stderr, "vouch serve: not built yet\n");
-    return kExitUsage;
+struct ServeFlags {
+  std::string config_file;
+  std::string port_file;
+  std::string admin_token_file;
+  int64_t token_lifetime_seconds = 0;
+  // Values parsed from the flags; BuildConfig applies only the flags present.
+  server::Config flag_values;
+
+  CLI::Option* listen = nullptr;
+  CLI::Option* data_dir = nullptr;
+  CLI::Option* tls_cert = nullptr;
+  CLI::Option* tls_key = nullptr;
+  CLI::Option* admin_token_sha256 = nullptr;
+  CLI::Option* admin_token_file_option = nullptr;
+  CLI::Option* allow_simulated_snp = nullptr;
+  CLI::Option* allow_debug = nullptr;
+  CLI::Option* max_vmpl = nullptr;
+  CLI::Option* collateral_dir = nullptr;
+  CLI::Option* issuer = nullptr;
+  CLI::Option* token_lifetime = nullptr;
+  CLI::Option* threads = nullptr;
+  CLI::Option* max_body_bytes = nullptr;
+};
+
+// DisableCoreDumps keeps key material out of core files: no core limit, and
+// not dumpable (which also stops other processes of the user from ptrace).
+absl::Status DisableCoreDumps() {
+  const rlimit no_core{0, 0};
+  if (setrlimit(RLIMIT_CORE, &no_core) != 0) {
+    return Internalf("setrlimit(RLIMIT_CORE, 0) failed");
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return Internalf("prctl(PR_SET_DUMPABLE, 0) failed");
+  }
+  return absl::OkStatus();
+}
+
+// BuildConfig starts from the config file (or the defaults) and applies
+// every flag given on the command line, so flags win.
+absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
+  server::Config config;
+  if (!flags.config_file.empty()) {
+    VOUCH_ASSIGN_OR_RETURN(config, server::LoadConfigFile(flags.config_file));
+  }
+
+  const server::Config& flag_values = flags.flag_values;
+  const auto apply = [](const CLI::Option* option, auto& field, const auto& value) {
+    if (option->count() > 0) {
+      field = value;
+    }
   };
+  apply(flags.listen, config.listen, flag_values.listen);
+  apply(flags.data_dir, config.data_dir, flag_values.data_dir);
+  apply(flags.tls_cert, config.tls_cert_file, flag_values.tls_cert_file);
+  apply(flags.tls_key, config.tls_key_file, flag_values.tls_key_file);
+  apply(flags.admin_token_sha256, config.admin_token_sha256, flag_values.admin_token_sha256);
+  apply(flags.allow_simulated_snp, config.allow_simulated_snp, flag_values.allow_simulated_snp);
+  apply(flags.allow_debug, config.allow_debug, flag_values.allow_debug);
+  apply(flags.max_vmpl, config.max_vmpl, flag_values.max_vmpl);
+  apply(flags.collateral_dir, config.collateral_dir, flag_values.collateral_dir);
+  apply(flags.issuer, config.issuer, flag_values.issuer);
+  apply(flags.threads, config.threads, flag_values.threads);
+  apply(flags.max_body_bytes, config.max_body_bytes, flag_values.max_body_bytes);
+  apply(flags.token_lifetime, config.token_lifetime, absl::Seconds(flags.token_lifetime_seconds));
+
+  if (flags.admin_token_file_option->count() > 0) {
+    VOUCH_ASSIGN_OR_RETURN(config.admin_token_sha256,
+                           server::ReadAdminTokenFile(flags.admin_token_file));
+  }
+
+  VOUCH_RETURN_IF_ERROR(server::ValidateConfig(config));
+  return config;
+}
+
+// WaitForStopSignal blocks until SIGINT or SIGTERM arrives. The signals are
+// blocked in every thread (see Run), so only this sigwait receives them.
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) != 0) {
+  }
+  return signal_number;
+}
+
+int Run(const ServeFlags& flags) {
+  const std::shared_ptr<spdlog::logger> logger = server::ServerLogger();
+  if (const absl::Status status = DisableCoreDumps(); !status.ok()) {
+    logger->error("vouch serve: {}", status);
+    return kExitRejected;
+  }
+  absl::StatusOr<server::Config> config = BuildConfig(flags);
+  if (!config.ok()) {
+    std::fprintf(stderr, "vouch serve: %s\n", config.status().ToString().c_str());
+    return kExitUsage;
+  }
+
+  // Block the stop signals before the worker threads start, so they inherit
+  // the mask and the signals reach only sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  logger->info("vouch serve: starting: {}", server::DescribeConfig(*config));
+  absl::StatusOr<std::unique_ptr<server::Server>> running = server::Server::Start(*config);
+  if (!running.ok()) {
+    logger->error("vouch serve: start failed: {}", running.status());
+    // A setting that cannot work (plain HTTP on a public address, a bad TLS
+    // file) is a usage error, like an invalid flag.
+    return running.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                                         : kExitRejected;
+  }
+  server::Server& srv = **running;
+  logger->info("vouch serve: listening on {} issuer={}", srv.url(), srv.issuer());
+
+  if (!flags.port_file.empty()) {
+    const absl::Status written =
+        WriteFileAtomic(flags.port_file, AsBytes(std::to_string(srv.port()) + "\n"), 0644);
+    if (!written.ok()) {
+      logger->error("vouch serve: cannot write port file: {}", written);
+      return kExitRejected;
+    }
+  }
+
+  const int signal_number = WaitForStopSignal(signals);
+  logger->info("vouch serve: stopping on signal {} ({})", signal_number,
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  srv.Stop();
+  logger->info("vouch serve: stopped, {} is closed", srv.url());
+  return kExitOk;
+}
+
+}  // namespace
+
+Runner SetupServe(CLI::App& sub) {
+  auto flags = std::make_shared<ServeFlags>();
+  server::Config& flag_values = flags->flag_values;
+  sub.add_option("--config", flags->config_file,
+                 "JSON config file; flags on the command line override its values");
+  sub.add_option("--port-file", flags->port_file,
+                 "Write the bound port to this file (atomically) once listening");
+
+  flags->listen = sub.add_option("--listen", flag_values.listen,
+                                 "Address to listen on, host:port or [IPv6]:port; port 0 picks "
+                                 "a free port. Plain HTTP only on loopback")
+                      ->capture_default_str();
+  flags->data_dir = sub.add_option("--data-dir", flag_values.data_dir,
+                                   "Folder for vouch.db, root.key and simulated-snp/ (created "
+                                   "with mode 0700)");
+  flags->tls_cert =
+      sub.add_option("--tls-cert", flag_values.tls_cert_file, "PEM certificate chain for HTTPS");
+  flags->tls_key =
+      sub.add_option("--tls-key", flag_values.tls_key_file, "PEM private key for HTTPS");
+  flags->admin_token_sha256 =
+      sub.add_option("--admin-token-sha256", flag_values.admin_token_sha256,
+                     "SHA-256 (64 hex digits) of the admin bearer token for /keys management");
+  flags->admin_token_file_option =
+      sub.add_option("--admin-token-file", flags->admin_token_file,
+                     "File holding the admin bearer token; the server keeps only its SHA-256")
+          ->excludes(flags->admin_token_sha256);
+
+  flags->allow_simulated_snp =
+      sub.add_flag("--allow-simulated-snp", flag_values.allow_simulated_snp,
+                   "Trust the simulated SEV-SNP root in <data-dir>/simulated-snp; its tokens "
+                   "carry x-vouch-simulated: true");
+  flags->allow_debug = sub.add_flag("--allow-debug", flag_values.allow_debug,
+                                    "Accept SEV-SNP guests whose policy allows debugging");
+  flags->max_vmpl = sub.add_option("--max-vmpl", flag_values.max_vmpl,
+                                   "Highest SEV-SNP VMPL accepted (0-3, default 0)")
+                        ->check(CLI::Range(0, 3));
+  flags->collateral_dir =
+      sub.add_option("--collateral", flag_values.collateral_dir,
+                     "Folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) for reports sent "
+                     "without a certificate chain");
+
+  flags->issuer = sub.add_option("--issuer", flag_values.issuer,
+                                 "Token issuer URL and base of key ids (default: the URL of the "
+                                 "listen address)");
+  flags->token_lifetime = sub.add_option("--token-lifetime", flags->token_lifetime_seconds,
+                                         "Attestation token lifetime in seconds (default 300)")
+                              ->check(CLI::Range(int64_t{10}, int64_t{86400}));
+  flags->threads = sub.add_option("--threads", flag_values.threads,
+                                  "Worker threads serving requests (default 2)")
+                       ->check(CLI::Range(1, 64));
+  flags->max_body_bytes = sub.add_option("--max-body-bytes", flag_values.max_body_bytes,
+                                         "Largest request body accepted, in bytes (default "
+                                         "1048576); larger bodies get 413");
+
+  return [flags] { return Run(*flags); };
 }
 
 }  // namespace vouch::cli

@@ -1,0 +1,69 @@
+#include "vouch/server/attestation.h"
+
+#include <algorithm>
+
+#include "vouch/base/status.h"
+#include "vouch/crypto/hash.h"
+#include "vouch/snp/claims.h"
+#include "vouch/snp/verify.h"
+
+namespace vouch::server {
+namespace {
+
+// kBoundBytes is how much of REPORT_DATA carries SHA-256(runtime data); the
+// remaining 32 bytes are not checked, as in Azure Attestation.
+constexpr size_t kBoundBytes = 32;
+
+absl::StatusOr<snp::VerifiedReport> VerifyEvidence(const AttestRequest& request,
+                                                   const SnpAttestationOptions& options,
+                                                   absl::Time now) {
+  std::vector<crypto::Certificate> pool = request.certificates;
+  pool.insert(pool.end(), options.collateral.begin(), options.collateral.end());
+  snp::VerifyOptions verify_options;
+  verify_options.now = now;
+  verify_options.roots = options.roots;
+
+  absl::StatusOr<snp::VerifiedReport> verified =
+      snp::VerifyReport(request.report, pool, verify_options);
+  if (verified.ok() || verified.status().code() == absl::StatusCode::kInvalidArgument) {
+    return verified;
+  }
+  // A missing or expired certificate means the evidence does not verify, as
+  // a bad signature does, so both map to Unauthenticated (HTTP 401).
+  return Unauthenticatedf("snp evidence did not verify: {}", verified.status().message());
+}
+
+absl::Status CheckRuntimeDataBinding(const snp::VerifiedReport& verified,
+                                     const AttestRequest& request) {
+  const Bytes digest = crypto::Sha256(request.runtime_data);
+  const auto& report_data = verified.report.report_data;
+  if (std::equal(digest.begin(), digest.end(), report_data.begin())) {
+    return absl::OkStatus();
+  }
+  return InvalidArgumentf(
+      "runtime data binding: REPORT_DATA[0..32] is {}, want SHA-256 of the runtime data {}",
+      HexEncode(ByteSpan(report_data.data(), kBoundBytes)), HexEncode(digest));
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> AttestSnp(const AttestRequest& request,
+                                         const SnpAttestationOptions& options, absl::Time now) {
+  VOUCH_ASSIGN_OR_RETURN(const snp::VerifiedReport verified, VerifyEvidence(request, options, now));
+
+  VOUCH_RETURN_IF_ERROR(CheckRuntimeDataBinding(verified, request));
+
+  VOUCH_RETURN_IF_ERROR(snp::Appraise(verified, options.appraisal));
+
+  nlohmann::json claims = snp::SnpClaims(verified);
+  claims["x-ms-runtime"] = request.runtime_json;
+  if (request.nonce.has_value()) {
+    claims["nonce"] = *request.nonce;
+  }
+  if (verified.simulated()) {
+    claims["x-vouch-simulated"] = true;
+  }
+  return claims;
+}
+
+}  // namespace vouch::server

@@ -1,0 +1,41 @@
+// SEV-SNP attestation: from a parsed AttestRequest to the claims of a token.
+#ifndef VOUCH_SERVER_ATTESTATION_H_
+#define VOUCH_SERVER_ATTESTATION_H_
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vouch/crypto/x509.h"
+#include "vouch/server/attest_request.h"
+#include "vouch/snp/appraisal.h"
+#include "vouch/snp/certificates.h"
+
+namespace vouch::server {
+
+struct SnpAttestationOptions {
+  // ARK keys trusted; the simulated root is added only when simulated
+  // evidence is allowed.
+  std::vector<snp::TrustedRoot> roots = snp::PinnedAmdRoots();
+  // Certificates from the collateral folder, added to those of each request.
+  std::vector<crypto::Certificate> collateral;
+  snp::AppraisalPolicy appraisal;
+};
+
+// AttestSnp runs the checks in order and returns the token claims:
+//   1. snp::VerifyReport with the request's certificates and the collateral
+//      (InvalidArgument for a malformed report, Unauthenticated when the
+//      signature, chain, pin or validity check fails);
+//   2. the runtime data binding: REPORT_DATA[0..32] must equal SHA-256 of
+//      the runtime data bytes, as Azure Attestation requires (InvalidArgument);
+//   3. snp::Appraise (PermissionDenied);
+// then the claims are snp::SnpClaims plus "x-ms-runtime" (the runtime data
+// JSON), "nonce" when the request has one, and "x-vouch-simulated": true
+// when the report verified against the simulated root.
+absl::StatusOr<nlohmann::json> AttestSnp(const AttestRequest& request,
+                                         const SnpAttestationOptions& options, absl::Time now);
+
+}  // namespace vouch::server
+
+#endif  // VOUCH_SERVER_ATTESTATION_H_

@@ -1,0 +1,262 @@
+#include "vouch/server/config.h"
+
+#include <charconv>
+#include <limits>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "vouch/base/bytes.h"
+#include "vouch/base/file.h"
+#include "vouch/base/secret_bytes.h"
+#include "vouch/base/status.h"
+#include "vouch/crypto/hash.h"
+
+namespace vouch::server {
+namespace {
+
+constexpr size_t kMaxConfigFileBytes = 1024 * 1024;
+constexpr size_t kMaxTokenFileBytes = 64 * 1024;
+
+absl::Status ReadString(const nlohmann::json& value, std::string_view key, std::string& out) {
+  if (!value.is_string()) {
+    return InvalidArgumentf("config: {} must be a string", key);
+  }
+  out = value.get<std::string>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const nlohmann::json& value, std::string_view key, bool& out) {
+  if (!value.is_boolean()) {
+    return InvalidArgumentf("config: {} must be true or false", key);
+  }
+  out = value.get<bool>();
+  return absl::OkStatus();
+}
+
+// ReadInteger accepts a non-negative JSON integer no larger than `max`.
+absl::StatusOr<uint64_t> ReadInteger(const nlohmann::json& value, std::string_view key,
+                                     uint64_t max) {
+  // nlohmann::json stores a non-negative literal as signed or unsigned,
+  // depending on how the value was built, so both are accepted.
+  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < 0)) {
+    return InvalidArgumentf("config: {} must be a non-negative integer", key);
+  }
+  const uint64_t number = value.get<uint64_t>();
+  if (number > max) {
+    return InvalidArgumentf("config: {} is {}, the maximum is {}", key, number, max);
+  }
+  return number;
+}
+
+struct StringMember {
+  std::string_view key;
+  std::string Config::*field;
+};
+constexpr StringMember kStringMembers[] = {
+    {"listen", &Config::listen},
+    {"data_dir", &Config::data_dir},
+    {"tls_cert", &Config::tls_cert_file},
+    {"tls_key", &Config::tls_key_file},
+    {"admin_token_sha256", &Config::admin_token_sha256},
+    {"issuer", &Config::issuer},
+    {"collateral_dir", &Config::collateral_dir},
+};
+
+struct BoolMember {
+  std::string_view key;
+  bool Config::*field;
+};
+constexpr BoolMember kBoolMembers[] = {
+    {"allow_simulated_snp", &Config::allow_simulated_snp},
+    {"allow_debug", &Config::allow_debug},
+};
+
+// MergeNumber sets the integer and duration members.
+absl::Status MergeNumber(const std::string& key, const nlohmann::json& value, Config& config) {
+  constexpr uint64_t kIntMax = std::numeric_limits<int>::max();
+  if (key == "token_lifetime_seconds" || key == "io_timeout_seconds") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t seconds, ReadInteger(value, key, kIntMax));
+    absl::Duration& field =
+        key == "token_lifetime_seconds" ? config.token_lifetime : config.io_timeout;
+    field = absl::Seconds(static_cast<int64_t>(seconds));
+    return absl::OkStatus();
+  }
+  if (key == "threads" || key == "max_connections") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t number, ReadInteger(value, key, kIntMax));
+    int& field = key == "threads" ? config.threads : config.max_connections;
+    field = static_cast<int>(number);
+    return absl::OkStatus();
+  }
+  if (key == "max_vmpl") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t vmpl, ReadInteger(value, key, 3));
+    config.max_vmpl = static_cast<uint32_t>(vmpl);
+    return absl::OkStatus();
+  }
+  if (key == "max_body_bytes") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t bytes,
+                           ReadInteger(value, key, std::numeric_limits<uint32_t>::max()));
+    config.max_body_bytes = static_cast<size_t>(bytes);
+    return absl::OkStatus();
+  }
+  return InvalidArgumentf("config: unknown member {:?}", key);
+}
+
+absl::Status MergeMember(const std::string& key, const nlohmann::json& value, Config& config) {
+  for (const StringMember& member : kStringMembers) {
+    if (key == member.key) {
+      return ReadString(value, key, config.*member.field);
+    }
+  }
+  for (const BoolMember& member : kBoolMembers) {
+    if (key == member.key) {
+      return ReadBool(value, key, config.*member.field);
+    }
+  }
+  if (key == "admin_token_file") {
+    std::string path;
+    VOUCH_RETURN_IF_ERROR(ReadString(value, key, path));
+    VOUCH_ASSIGN_OR_RETURN(config.admin_token_sha256, ReadAdminTokenFile(path));
+    return absl::OkStatus();
+  }
+  return MergeNumber(key, value, config);
+}
+
+bool IsLowerHex(std::string_view text) {
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text) {
+  ListenAddress address;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return InvalidArgumentf("listen address {:?}: want [IPv6]:port", text);
+    }
+    address.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      return InvalidArgumentf("listen address {:?}: want host:port, IPv6 in brackets", text);
+    }
+    address.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  if (address.host.empty()) {
+    return InvalidArgumentf("listen address {:?}: missing host", text);
+  }
+  uint16_t port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size()) {
+    return InvalidArgumentf("listen address {:?}: port {:?} is not a number from 0 to 65535", text,
+                            port_text);
+  }
+  address.port = port;
+  return address;
+}
+
+absl::Status MergeConfigJson(const nlohmann::json& json, Config& config) {
+  if (!json.is_object()) {
+    return InvalidArgumentf("config: want a JSON object, found {}", json.type_name());
+  }
+  for (const auto& [key, value] : json.items()) {
+    VOUCH_RETURN_IF_ERROR(MergeMember(key, value, config));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  VOUCH_ASSIGN_OR_RETURN(const Bytes data, ReadFile(path, kMaxConfigFileBytes));
+  const nlohmann::json json = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+  if (json.is_discarded()) {
+    return InvalidArgumentf("config file {}: invalid JSON", path);
+  }
+  Config config;
+  VOUCH_RETURN_IF_ERROR(Prefix(fmt::format("config file {}", path), MergeConfigJson(json, config)));
+  return config;
+}
+
+absl::Status ValidateConfig(const Config& config) {
+  if (config.data_dir.empty()) {
+    return InvalidArgumentf("config: a data folder is required (--data-dir)");
+  }
+  VOUCH_RETURN_IF_ERROR(ParseListenAddress(config.listen).status());
+  if (!config.admin_token_sha256.empty() &&
+      (config.admin_token_sha256.size() != 64 || !IsLowerHex(config.admin_token_sha256))) {
+    return InvalidArgumentf("config: admin token SHA-256 must be 64 lower-case hex digits");
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return InvalidArgumentf("config: TLS needs both a certificate and a key file");
+  }
+  if (config.token_lifetime < absl::Seconds(10) || config.token_lifetime > absl::Hours(24)) {
+    return InvalidArgumentf("config: token lifetime {} is outside 10s..24h",
+                            absl::FormatDuration(config.token_lifetime));
+  }
+  if (config.max_vmpl > 3) {
+    return InvalidArgumentf("config: max VMPL {} is outside 0..3", config.max_vmpl);
+  }
+  if (config.threads < 1 || config.threads > 64) {
+    return InvalidArgumentf("config: threads {} is outside 1..64", config.threads);
+  }
+  if (config.max_body_bytes < 1024 || config.max_body_bytes > 64 * 1024 * 1024) {
+    return InvalidArgumentf("config: body limit {} bytes is outside 1 KiB..64 MiB",
+                            config.max_body_bytes);
+  }
+  if (config.io_timeout < absl::Seconds(1) || config.max_connections < 1) {
+    return InvalidArgumentf("config: the I/O timeout must be at least 1s and max connections >= 1");
+  }
+  return absl::OkStatus();
+}
+
+std::string HashAdminToken(std::string_view token) {
+  return HexEncode(crypto::Sha256(AsBytes(token)));
+}
+
+absl::StatusOr<std::string> ReadAdminTokenFile(const std::string& path) {
+  VOUCH_ASSIGN_OR_RETURN(Bytes data, ReadFile(path, kMaxTokenFileBytes));
+  absl::Cleanup wipe = [&data] { SecureWipe(data); };
+  const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+  const std::string_view token = StdView(absl::StripAsciiWhitespace(AbslView(text)));
+  if (token.empty()) {
+    return InvalidArgumentf("admin token file {}: empty", path);
+  }
+  return HashAdminToken(token);
+}
+
+absl::StatusOr<HttpServerOptions> ToHttpServerOptions(const Config& config) {
+  VOUCH_ASSIGN_OR_RETURN(const ListenAddress address, ParseListenAddress(config.listen));
+  HttpServerOptions options;
+  options.host = address.host;
+  options.port = address.port;
+  options.tls_cert_file = config.tls_cert_file;
+  options.tls_key_file = config.tls_key_file;
+  options.num_threads = config.threads;
+  options.max_body_bytes = config.max_body_bytes;
+  options.io_timeout = config.io_timeout;
+  options.max_connections = config.max_connections;
+  return options;
+}
+
+std::string DescribeConfig(const Config& config) {
+  return fmt::format(
+      "listen={} tls={} data_dir={:?} issuer={:?} token_lifetime={} admin_token={} "
+      "allow_simulated_snp={} allow_debug={} max_vmpl={} collateral_dir={:?} threads={} "
+      "max_body_bytes={}",
+      config.listen, config.tls_cert_file.empty() ? "off" : "on", config.data_dir,
+      config.issuer.empty() ? "(from listen address)" : config.issuer,
+      absl::FormatDuration(config.token_lifetime),
+      config.admin_token_sha256.empty() ? "unset" : "set", config.allow_simulated_snp,
+      config.allow_debug, config.max_vmpl, config.collateral_dir, config.threads,
+      config.max_body_bytes);
+}
+
+}  // namespace vouch::server

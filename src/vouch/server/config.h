@@ -1,0 +1,92 @@
+// Configuration of `vouch serve`: defaults, a JSON config file, and the
+// checks that run before the server starts.
+//
+// The config file is a JSON object with these optional members (unknown
+// members are rejected so a misspelt security setting cannot be ignored):
+//   listen                "127.0.0.1:8443" or "[::1]:8443"
+//   data_dir              folder for vouch.db, root.key and simulated-snp/
+//   tls_cert, tls_key     PEM files; both or neither
+//   admin_token_sha256    SHA-256 of the admin bearer token, 64 hex digits
+//   admin_token_file      file holding the admin token itself (hashed on load)
+//   issuer                token issuer URL; default http(s)://host:port
+//   token_lifetime_seconds, allow_simulated_snp, allow_debug, max_vmpl,
+//   collateral_dir, threads, max_body_bytes, io_timeout_seconds, max_connections
+#ifndef VOUCH_SERVER_CONFIG_H_
+#define VOUCH_SERVER_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vouch/server/http_server.h"
+
+namespace vouch::server {
+
+struct Config {
+  std::string listen = "127.0.0.1:8443";
+  std::string data_dir;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Lower-case hex SHA-256 of the admin bearer token. Empty disables the
+  // admin routes, which then return 401.
+  std::string admin_token_sha256;
+  // Token issuer ("iss") and base of key ids. Empty means the URL of the
+  // bound address, http(s)://host:port.
+  std::string issuer;
+  absl::Duration token_lifetime = absl::Seconds(300);
+  // Trust the simulated SEV-SNP root under <data_dir>/simulated-snp.
+  bool allow_simulated_snp = false;
+  // SEV-SNP appraisal: accept debug-enabled guests, and VMPLs up to max_vmpl.
+  bool allow_debug = false;
+  uint32_t max_vmpl = 0;
+  // Folder of AMD certificates used for reports sent without a chain.
+  std::string collateral_dir;
+  int threads = 2;
+  size_t max_body_bytes = 1024 * 1024;
+  absl::Duration io_timeout = absl::Seconds(10);
+  int max_connections = 256;
+};
+
+struct ListenAddress {
+  std::string host;  // Without brackets: "127.0.0.1", "::1".
+  uint16_t port = 0;
+};
+
+// ParseListenAddress reads "host:port", with IPv6 hosts in brackets
+// ("[::1]:8443"). Port 0 asks the system for a free port.
+absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
+
+// MergeConfigJson sets the members of `config` present in `json`, which
+// must be an object of the members listed above with the right types.
+absl::Status MergeConfigJson(const nlohmann::json& json, Config& config);
+
+// LoadConfigFile reads a JSON config file over the defaults of Config.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// ValidateConfig checks ranges and formats: a data folder, a parsable listen
+// address, a 64-digit hex admin hash, TLS files in pairs, a token lifetime
+// from 10 s to 24 h, max_vmpl 0..3, 1..64 threads, and a body limit from
+// 1 KiB to 64 MiB.
+absl::Status ValidateConfig(const Config& config);
+
+// HashAdminToken returns the lower-case hex SHA-256 of `token`.
+std::string HashAdminToken(std::string_view token);
+
+// ReadAdminTokenFile reads a token file (surrounding whitespace is ignored)
+// and returns the token's hash. An empty token is rejected.
+absl::StatusOr<std::string> ReadAdminTokenFile(const std::string& path);
+
+// ToHttpServerOptions derives the transport options from `config`.
+absl::StatusOr<HttpServerOptions> ToHttpServerOptions(const Config& config);
+
+// DescribeConfig returns a one-line summary for the start-up log. It says
+// whether an admin token is set but never prints its hash.
+std::string DescribeConfig(const Config& config);
+
+}  // namespace vouch::server
+
+#endif  // VOUCH_SERVER_CONFIG_H_

@@ -1,0 +1,97 @@
+// Service: the attestation service and the key broker behind one Router.
+//
+// Routes (errors use the JSON shape of status_mapping.h):
+//   POST /attest/SevSnpVm                 -> {"token": JWT}      400, 401, 403, 415
+//   GET  /certs                           -> token signing keys as a JWKS
+//   GET  /.well-known/openid-configuration
+//   PUT  /keys/{name}                     admin; creates a version  400, 401, 415
+//   GET  /keys/{name}                     admin; latest version     401, 404
+//   GET  /keys/{name}/versions            admin; every version      401, 404
+//   GET  /keys/{name}/{version}           admin                     401, 404
+//   POST /keys/{name}/release             the token is the credential: 400, 401, 403, 404
+//   POST /keys/{name}/{version}/release
+//   GET  /healthz                         -> {"status": "ok"}
+// Admin routes take "Authorization: Bearer <token>" checked against the
+// configured SHA-256. The broker appends an audit event for each key
+// creation and each release decision.
+#ifndef VOUCH_SERVER_SERVICE_H_
+#define VOUCH_SERVER_SERVICE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "vouch/broker/key_broker.h"
+#include "vouch/keystore/keystore.h"
+#include "vouch/server/attestation.h"
+#include "vouch/server/config.h"
+#include "vouch/server/router.h"
+#include "vouch/snp/simulated.h"
+#include "vouch/store/store.h"
+#include "vouch/token/issuer.h"
+#include "vouch/token/validator.h"
+
+namespace vouch::server {
+
+// Files and names inside the data folder.
+inline constexpr char kDatabaseFile[] = "vouch.db";
+inline constexpr char kRootKeyFile[] = "root.key";
+inline constexpr char kSimulatedSnpDir[] = "simulated-snp";
+// Store blob holding the token signing key's PEM, sealed by the key store
+// under the same label.
+inline constexpr char kSigningKeyBlob[] = "token-signing-key";
+inline constexpr int kSigningKeyRsaBits = 3072;
+
+class Service {
+ public:
+  // Open creates the data folder (mode 0700) if needed, opens
+  // <data_dir>/vouch.db and the software key store with root key
+  // <data_dir>/root.key, loads the token signing key or creates one
+  // (RSA-3072, RS256), loads the collateral certificates, and, when
+  // config.allow_simulated_snp is set, loads or creates the simulated
+  // SEV-SNP chain in <data_dir>/simulated-snp and trusts its root.
+  // `issuer` is the service URL: the tokens' "iss" and the base of key ids.
+  static absl::StatusOr<std::unique_ptr<Service>> Open(const Config& config, std::string issuer);
+
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // AddRoutes registers the routes listed above. The handlers borrow this
+  // Service, which must outlive the router.
+  absl::Status AddRoutes(Router& router);
+
+  const token::TokenIssuer& issuer() const { return *issuer_; }
+  store::Store& store() { return *store_; }
+  // simulated returns the simulated platform, or nullptr when simulated
+  // evidence is not allowed.
+  const snp::SimulatedSnp* simulated() const {
+    return simulated_.has_value() ? &*simulated_ : nullptr;
+  }
+
+ private:
+  Service() = default;
+
+  absl::StatusOr<HttpResponse> HandleAttest(const HttpRequest& request) const;
+  absl::StatusOr<HttpResponse> HandleCreateKey(const HttpRequest& request) const;
+  absl::StatusOr<HttpResponse> HandleGetKey(const HttpRequest& request) const;
+  absl::StatusOr<HttpResponse> HandleListVersions(const HttpRequest& request) const;
+  absl::StatusOr<HttpResponse> HandleRelease(const HttpRequest& request) const;
+  // Admin wraps `handler` with the admin bearer check.
+  Handler Admin(absl::StatusOr<HttpResponse> (Service::*handler)(const HttpRequest&) const) const;
+
+  Config config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<keystore::KeyStore> keystore_;
+  std::optional<token::TokenIssuer> issuer_;
+  std::optional<token::TokenValidator> validator_;
+  std::unique_ptr<broker::KeyBroker> broker_;
+  std::optional<snp::SimulatedSnp> simulated_;
+  SnpAttestationOptions attestation_;
+};
+
+}  // namespace vouch::server
+
+#endif  // VOUCH_SERVER_SERVICE_H_
