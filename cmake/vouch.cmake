@@ -26,6 +26,7 @@ function(vouch_test name)
       VOUCH_VECTORS_DIR="${VOUCH_VECTORS_DIR}"
       VOUCH_BINARY_DIR="${PROJECT_BINARY_DIR}")
   target_link_libraries(vouch_${name}_test PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
-  gtest_discover_tests(vouch_${name}_test DISCOVERY_TIMEOUT 60
+  # NO_PRETTY_VALUES keeps parameter bytes (which may be addresses) out of test names.
+  gtest_discover_tests(vouch_${name}_test NO_PRETTY_VALUES DISCOVERY_TIMEOUT 60
       PROPERTIES LABELS ${name})
 endfunction()

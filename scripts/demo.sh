@@ -59,12 +59,14 @@ url="http://127.0.0.1:$(cat "$work/port")"
 echo "server listening at $url (data folder $data)"
 
 step "2/6 write a release policy: simulated SEV-SNP evidence from this service, VMPL 0, no debug"
+# Tokens for simulated evidence are issued under <url>/simulated, so only a
+# policy that names that authority can match them.
 cat > "$work/policy.json" <<POLICY
 {
   "version": "1.0.0",
   "anyOf": [
     {
-      "authority": "$url",
+      "authority": "$url/simulated",
       "allOf": [
         {"claim": "x-ms-attestation-type", "equals": "sevsnpvm"},
         {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": false},
@@ -95,7 +97,7 @@ cat > "$work/other-policy.json" <<POLICY
   "version": "1.0.0",
   "anyOf": [
     {
-      "authority": "$url",
+      "authority": "$url/simulated",
       "allOf": [
         {"claim": "x-vouch-simulated", "equals": true},
         {"claim": "x-ms-sevsnpvm-launchmeasurement", "equals": "$(printf '%096d' 0)"}

@@ -115,8 +115,9 @@ class EndToEndTest : public ::testing::Test {
   // server, with `extra_condition` added, and returns its path.
   std::string WritePolicy(const std::string& name, const std::string& extra_condition) {
     const std::string path = dir_.File(name + ".json");
+    // Tokens for simulated evidence come from the server's simulated issuer.
     WriteText(path, R"({"version":"1.0.0","anyOf":[{"authority":")" + url_ +
-                        R"(","allOf":[{"claim":"x-vouch-simulated","equals":true},)" +
+                        R"(/simulated","allOf":[{"claim":"x-vouch-simulated","equals":true},)" +
                         extra_condition + "]}]}");
     return path;
   }

@@ -7,6 +7,7 @@
 #include "vouch/base/bytes.h"
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
+#include "vouch/base/time.h"
 #include "vouch/broker/release_response.h"
 #include "vouch/crypto/jwk.h"
 #include "vouch/crypto/random.h"
@@ -56,7 +57,28 @@ absl::StatusOr<bool> OptionalBool(const Json& object, const char* name, bool def
   return it->get<bool>();
 }
 
-bool IsValidAesSize(int bits) { return bits == 128 || bits == 192 || bits == 256; }
+bool IsValidAesSize(int64_t bits) { return bits == 128 || bits == 192 || bits == 256; }
+
+// AesKeySizeBits reads a key_size value, checking its range before narrowing
+// it, because get<int>() turns 4294967552 (2^32 + 256) into 256.
+std::optional<int> AesKeySizeBits(const Json& value) {
+  int64_t bits = 0;
+  if (value.is_number_unsigned()) {
+    const uint64_t unsigned_bits = value.get<uint64_t>();
+    if (unsigned_bits > 256) {
+      return std::nullopt;
+    }
+    bits = static_cast<int64_t>(unsigned_bits);
+  } else if (value.is_number_integer()) {
+    bits = value.get<int64_t>();
+  } else {
+    return std::nullopt;
+  }
+  if (!IsValidAesSize(bits)) {
+    return std::nullopt;
+  }
+  return static_cast<int>(bits);
+}
 
 // ParseImportedKey decodes {"kty": "oct", "k": base64url} into a SecretBytes,
 // wiping the intermediate buffer.
@@ -78,7 +100,7 @@ absl::StatusOr<SecretBytes> ParseImportedKey(const Json& jwk) {
   }
   SecretBytes key(*decoded);
   SecureWipe(*decoded);
-  if (!IsValidAesSize(static_cast<int>(key.size() * 8))) {
+  if (!IsValidAesSize(static_cast<int64_t>(key.size() * 8))) {
     return InvalidArgumentf("create key: key.k holds {} bytes, want 16, 24 or 32", key.size());
   }
   return key;
@@ -141,11 +163,12 @@ absl::StatusOr<CreateKeyRequest> ParseCreateKeyRequest(const Json& body) {
   }
   const auto key_size = body.find("key_size");
   if (key_size != body.end()) {
-    if (!key_size->is_number_integer() || !IsValidAesSize(key_size->get<int>())) {
+    const std::optional<int> bits = AesKeySizeBits(*key_size);
+    if (!bits.has_value()) {
       return InvalidArgumentf("create key: key_size {}, want 128, 192 or 256",
                               policy::DescribeJson(*key_size, 32));
     }
-    request.key_size_bits = key_size->get<int>();
+    request.key_size_bits = *bits;
   }
   if (body.contains("key")) {
     VOUCH_ASSIGN_OR_RETURN(request.imported_key, ParseImportedKey(body["key"]));
@@ -199,6 +222,45 @@ Json MetadataJson(const store::KeyRecord& record, std::string_view base_url) {
 bool IsSimulated(const Json& claims) {
   const auto it = claims.find(std::string(kSimulatedClaim));
   return it != claims.end() && !(it->is_boolean() && !it->get<bool>());
+}
+
+// EvaluateForSimulated grants a token for simulated evidence only when the
+// policy grants its claims and denies the same claims without the marker.
+// A policy that ignores the marker, or only allows it in one branch of an
+// anyOf, would release the key to a simulated guest otherwise.
+absl::Status EvaluateForSimulated(const policy::ReleasePolicy& release_policy, const Json& claims,
+                                  std::string_view issuer) {
+  VOUCH_RETURN_IF_ERROR(release_policy.Evaluate(claims, issuer));
+  Json without_marker = claims;
+  without_marker.erase(std::string(kSimulatedClaim));
+  const absl::Status status = release_policy.Evaluate(without_marker, issuer);
+  if (status.ok()) {
+    return PermissionDeniedf(
+        "release policy: the token has {} set, and simulated evidence needs a policy that "
+        "requires {}; this policy grants the same claims without it",
+        kSimulatedClaim, kSimulatedClaim);
+  }
+  if (status.code() != absl::StatusCode::kPermissionDenied) {
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+// CutAuditDetail cuts `detail` to kMaxAuditDetailBytes at a UTF-8 character
+// boundary and appends a marker with the original size.
+std::string CutAuditDetail(std::string detail) {
+  if (detail.size() <= kMaxAuditDetailBytes) {
+    return detail;
+  }
+  const size_t original_size = detail.size();
+  size_t end = kMaxAuditDetailBytes;
+  // Continuation bytes of a UTF-8 sequence have the form 10xxxxxx.
+  while (end > 0 && (static_cast<unsigned char>(detail[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  detail.resize(end);
+  detail += fmt::format("... [cut, {} bytes in all]", original_size);
+  return detail;
 }
 
 std::string TokenActor(const Json& claims) {
@@ -276,14 +338,15 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> FindTargetKey(const nlohmann::json& cla
                           kMinTargetRsaBits);
 }
 
-absl::StatusOr<std::unique_ptr<KeyBroker>> KeyBroker::Create(KeyBrokerDeps deps) {
+absl::StatusOr<std::unique_ptr<KeyBroker>> KeyBroker::Create(KeyBrokerDeps deps,
+                                                             InvalidTokenAuditLimits audit_limits) {
   if (deps.store == nullptr || deps.keystore == nullptr || deps.validator == nullptr ||
       deps.signing_key == nullptr) {
     return InvalidArgumentf("key broker: store, keystore, validator and signing key are required");
   }
   VOUCH_ASSIGN_OR_RETURN(const crypto::JwsAlg alg, token::SigningAlgForKey(deps.signing_key));
   VOUCH_ASSIGN_OR_RETURN(Json jwk, token::PublicJwk(deps.signing_key, alg));
-  std::unique_ptr<KeyBroker> broker(new KeyBroker(deps));
+  std::unique_ptr<KeyBroker> broker(new KeyBroker(deps, audit_limits));
   broker->jwks_ = Json{{"keys", Json::array({std::move(jwk)})}};
   return broker;
 }
@@ -343,21 +406,26 @@ absl::StatusOr<nlohmann::json> KeyBroker::ListVersions(std::string_view name,
 absl::StatusOr<nlohmann::json> KeyBroker::Release(std::string_view name, std::string_view version,
                                                   const ReleaseRequest& request,
                                                   std::string_view base_url, absl::Time now) {
+  // Malformed names and versions are rejected before anything is audited, so
+  // the target of every audit record is short.
+  VOUCH_RETURN_IF_ERROR(store::ValidateKeyName(name));
+  if (!version.empty()) {
+    VOUCH_RETURN_IF_ERROR(store::ValidateKeyVersion(version));
+  }
   const std::string requested = fmt::format("keys/{}/{}", name, version.empty() ? "latest" : version);
 
   // The token comes first, so that callers without a valid token learn
   // nothing about which keys exist.
   absl::StatusOr<Json> claims = deps_.validator->Validate(request.target, now);
   if (!claims.ok()) {
-    Audit("token", "key.release", requested, "denied", claims.status().ToString(), now)
-        .IgnoreError();
+    AuditInvalidToken(name, requested, claims.status(), now);
     return claims.status();
   }
   const std::string actor = TokenActor(*claims);
 
   absl::StatusOr<store::KeyRecord> record = deps_.store->GetKey(name, version);
   if (!record.ok()) {
-    Audit(actor, "key.release", requested, "denied", record.status().ToString(), now)
+    AuditRelease(name, actor, requested, "denied", record.status().ToString(), now)
         .IgnoreError();
     return record.status();
   }
@@ -365,13 +433,13 @@ absl::StatusOr<nlohmann::json> KeyBroker::Release(std::string_view name, std::st
 
   absl::StatusOr<Json> response = ReleaseVerified(*record, *claims, request, base_url);
   if (!response.ok()) {
-    Audit(actor, "key.release", target, "denied", response.status().ToString(), now)
+    AuditRelease(name, actor, target, "denied", response.status().ToString(), now)
         .IgnoreError();
     return response.status();
   }
   // A release that cannot be audited does not happen.
-  const absl::Status audited = Audit(actor, "key.release", target, "granted",
-                                     fmt::format("enc {}", EncName(request.enc)), now);
+  const absl::Status audited = AuditRelease(name, actor, target, "granted",
+                                            fmt::format("enc {}", EncName(request.enc)), now);
   if (!audited.ok()) {
     return Unavailablef("key release: audit log write failed, key not released: {}",
                         audited.message());
@@ -402,8 +470,7 @@ absl::StatusOr<nlohmann::json> KeyBroker::ReleaseVerified(const store::KeyRecord
 
   const std::string issuer = policy::StringOr(claims, "iss");
   VOUCH_RETURN_IF_ERROR(IsSimulated(claims)
-                            ? release_policy->EvaluateRequiringClaim(claims, issuer,
-                                                                     kSimulatedClaim)
+                            ? EvaluateForSimulated(*release_policy, claims, issuer)
                             : release_policy->Evaluate(claims, issuer));
 
   std::string target_kid;
@@ -434,8 +501,44 @@ absl::Status KeyBroker::Audit(std::string actor, std::string operation, std::str
   event.operation = std::move(operation);
   event.target = std::move(target);
   event.outcome = std::move(outcome);
-  event.detail = std::move(detail);
+  event.detail = CutAuditDetail(std::move(detail));
   return deps_.store->AppendAudit(event);
+}
+
+absl::Status KeyBroker::AuditRelease(std::string_view name, std::string actor, std::string target,
+                                     std::string outcome, std::string detail, absl::Time now) {
+  const std::optional<SuppressedDenials> suppressed =
+      invalid_token_audit_.TakeEndedSummary(name, now);
+  if (suppressed.has_value()) {
+    AuditSuppressed(*suppressed, now);
+  }
+  return Audit(std::move(actor), "key.release", std::move(target), std::move(outcome),
+               std::move(detail), now);
+}
+
+void KeyBroker::AuditInvalidToken(std::string_view name, std::string target,
+                                  const absl::Status& status, absl::Time now) {
+  const AuditDecision decision = invalid_token_audit_.AdmitDenial(name, now);
+  for (const SuppressedDenials& suppressed : decision.summaries) {
+    AuditSuppressed(suppressed, now);
+  }
+  if (decision.write_row) {
+    Audit("token", "key.release", std::move(target), "denied", status.ToString(), now)
+        .IgnoreError();
+  }
+}
+
+void KeyBroker::AuditSuppressed(const SuppressedDenials& suppressed, absl::Time now) {
+  const std::string target =
+      suppressed.key.empty() ? std::string("keys") : fmt::format("keys/{}", suppressed.key);
+  std::string detail = fmt::format(
+      "{} more denied releases with invalid tokens suppressed between {} and {}", suppressed.count,
+      FormatRfc3339(suppressed.window_start), FormatRfc3339(suppressed.window_end));
+  if (suppressed.key.empty()) {
+    detail += ", for key names beyond those tracked one by one";
+  }
+  // NOTE: a failed write loses the count, as a failed denial record would.
+  Audit("token", "key.release", target, "denied", std::move(detail), now).IgnoreError();
 }
 
 }  // namespace vouch::broker

@@ -10,14 +10,20 @@
 //   4. wraps the key inside the key store to the RSA key in the token's
 //      x-ms-runtime.keys, and signs the Azure-shaped response.
 // Every create and release decision is appended to the store's audit log,
-// and a release whose audit record cannot be written is not granted.
+// and a release whose audit record cannot be written is not granted. Two
+// exceptions keep unauthenticated callers from growing the log. A release
+// with an invalid key name or version is rejected before it is audited.
+// Denials for tokens that do not validate are rate-limited per key name
+// (InvalidTokenAuditLimiter), and a summary record counts the suppressed
+// ones. An audit detail longer than kMaxAuditDetailBytes is cut.
 // Errors: NotFound for a missing key or version, Unauthenticated for a bad
 // token, and InvalidArgument for a malformed request or token content.
 // PermissionDenied covers a policy refusal (naming the failed condition) and
 // a disabled or non-exportable key.
 // No error message or audit record contains key bytes. A KeyBroker may be
-// shared between threads, because it keeps no mutable state of its own and
-// the Store and KeyStore interfaces require thread-safe implementations.
+// shared between threads: its only mutable state, the audit limiter, has its
+// own mutex, and the Store and KeyStore interfaces require thread-safe
+// implementations.
 #ifndef VOUCH_BROKER_KEY_BROKER_H_
 #define VOUCH_BROKER_KEY_BROKER_H_
 
@@ -25,12 +31,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vouch/broker/audit_limiter.h"
 #include "vouch/broker/release_request.h"
 #include "vouch/crypto/ssl_ptr.h"
 #include "vouch/keystore/keystore.h"
@@ -40,8 +48,14 @@
 namespace vouch::broker {
 
 // The claim that marks tokens issued for simulated evidence. A token with
-// it set is released only by an authority statement that names it.
+// it set to anything but false is released only when the policy grants its
+// claims and denies the same claims without this member, so the grant
+// depends on the policy requiring the marker.
 inline constexpr std::string_view kSimulatedClaim = "x-vouch-simulated";
+
+// Audit details longer than this are cut, because they may quote request
+// text such as a token that failed to parse.
+inline constexpr size_t kMaxAuditDetailBytes = 512;
 
 // The kid the guest agent gives its ephemeral RSA key in x-ms-runtime.keys.
 inline constexpr std::string_view kEphemeralKeyKid = "TpmEphemeralEncryptionKey";
@@ -60,8 +74,10 @@ struct KeyBrokerDeps {
 class KeyBroker {
  public:
   // Create checks that every dependency is set and that the signing key is
-  // usable (InvalidArgument otherwise).
-  static absl::StatusOr<std::unique_ptr<KeyBroker>> Create(KeyBrokerDeps deps);
+  // usable (InvalidArgument otherwise). `audit_limits` bounds the audit
+  // records of releases denied for an invalid token.
+  static absl::StatusOr<std::unique_ptr<KeyBroker>> Create(
+      KeyBrokerDeps deps, InvalidTokenAuditLimits audit_limits = {});
 
   // CreateKey makes a new version of key `name` from a request body:
   //   {"kty": "oct-HSM" (default, "oct" also accepted),
@@ -89,7 +105,8 @@ class KeyBroker {
   absl::StatusOr<nlohmann::json> ListVersions(std::string_view name, std::string_view base_url);
 
   // Release runs the release steps above for one version ("" = latest) and
-  // returns {"value": JWS}.
+  // returns {"value": JWS}. An invalid `name` or `version` gives
+  // InvalidArgument without an audit record.
   absl::StatusOr<nlohmann::json> Release(std::string_view name, std::string_view version,
                                          const ReleaseRequest& request,
                                          std::string_view base_url, absl::Time now);
@@ -99,7 +116,8 @@ class KeyBroker {
   nlohmann::json Jwks() const { return jwks_; }
 
  private:
-  explicit KeyBroker(KeyBrokerDeps deps) : deps_(deps) {}
+  KeyBroker(KeyBrokerDeps deps, InvalidTokenAuditLimits audit_limits)
+      : deps_(deps), invalid_token_audit_(audit_limits) {}
 
   absl::StatusOr<nlohmann::json> ReleaseVerified(const store::KeyRecord& record,
                                                  const nlohmann::json& claims,
@@ -107,9 +125,17 @@ class KeyBroker {
                                                  std::string_view base_url);
   absl::Status Audit(std::string actor, std::string operation, std::string target,
                      std::string outcome, std::string detail, absl::Time now);
+  // AuditRelease writes the summary of suppressed invalid-token denials of
+  // key `name` whose window has ended, then one release record.
+  absl::Status AuditRelease(std::string_view name, std::string actor, std::string target,
+                            std::string outcome, std::string detail, absl::Time now);
+  void AuditInvalidToken(std::string_view name, std::string target, const absl::Status& status,
+                         absl::Time now);
+  void AuditSuppressed(const SuppressedDenials& suppressed, absl::Time now);
 
   KeyBrokerDeps deps_;
   nlohmann::json jwks_;
+  InvalidTokenAuditLimiter invalid_token_audit_;
 };
 
 // KeyLabel is the label a key version is sealed under: "key:<name>:<version>".

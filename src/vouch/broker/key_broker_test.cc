@@ -301,21 +301,79 @@ TEST_F(KeyBrokerTest, InvalidTokensAreUnauthenticated) {
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("expired")));
 }
 
-TEST_F(KeyBrokerTest, SimulatedTokenNeedsPolicyNamingIt) {
+TEST_F(KeyBrokerTest, SimulatedTokenDeniedByProductionPolicy) {
   const std::string production = CreateImported(crypto::RandomSecret(32));
   Json claims = GuestClaims();
   claims["x-vouch-simulated"] = true;
   EXPECT_THAT(broker_->Release("disk", production, Request(Token(claims)), kBaseUrl, kNow),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("names the claim x-vouch-simulated")));
+                       HasSubstr("simulated evidence needs a policy that requires "
+                                 "x-vouch-simulated")));
+}
 
+TEST_F(KeyBrokerTest, SimulatedTokenGrantedWhenPolicyRequiresMarker) {
   const SecretBytes key = crypto::RandomSecret(32);
   const Json simulation_policy =
       Policy(Json::array({Json{{"claim", "x-ms-attestation-type"}, {"equals", "sevsnpvm"}},
                           Json{{"claim", "x-vouch-simulated"}, {"equals", true}}}));
   const std::string simulation = CreateImported(key, simulation_policy);
+  Json claims = GuestClaims();
+  claims["x-vouch-simulated"] = true;
   ASSERT_OK_AND_ASSIGN(const SecretBytes released, ReleaseAndUnwrap(simulation, claims));
   EXPECT_TRUE(released == key);
+}
+
+TEST_F(KeyBrokerTest, SimulatedMarkerInAnyOfBranchIsDenied) {
+  // The policy mentions the marker, but its second branch grants the
+  // simulated token without it.
+  const Json bypass_policy = {
+      {"version", "1.0.0"},
+      {"anyOf",
+       Json::array({Json{{"authority", kIssuerUrl},
+                         {"anyOf", Json::array({Json{{"claim", "x-vouch-simulated"},
+                                                     {"exists", false}},
+                                                Json{{"claim", "x-ms-sevsnpvm-vmpl"},
+                                                     {"lessOrEquals", 0}}})}}})}};
+  const std::string version = CreateImported(crypto::RandomSecret(32), bypass_policy);
+  EXPECT_OK(broker_->Release("disk", version, Request(Token(GuestClaims())), kBaseUrl, kNow)
+                .status());
+
+  Json claims = GuestClaims();
+  claims["x-vouch-simulated"] = true;
+  EXPECT_THAT(broker_->Release("disk", version, Request(Token(claims)), kBaseUrl, kNow),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("needs a policy that requires x-vouch-simulated")));
+}
+
+TEST_F(KeyBrokerTest, SimulatedTokenDeniedWhenProductionStatementAlsoMatches) {
+  // A statement for simulated guests next to a production statement for the
+  // same authority does not make the grant depend on the marker.
+  const Json production_statement =
+      Json{{"authority", kIssuerUrl},
+           {"allOf", Json::array({Json{{"claim", "x-ms-attestation-type"}, {"equals", "sevsnpvm"}}})}};
+  const Json simulation_statement =
+      Json{{"authority", kIssuerUrl},
+           {"allOf", Json::array({Json{{"claim", "x-vouch-simulated"}, {"equals", true}}})}};
+  const Json policy = {{"version", "1.0.0"},
+                       {"anyOf", Json::array({production_statement, simulation_statement})}};
+  const std::string version = CreateImported(crypto::RandomSecret(32), policy);
+  Json claims = GuestClaims();
+  claims["x-vouch-simulated"] = true;
+  EXPECT_THAT(broker_->Release("disk", version, Request(Token(claims)), kBaseUrl, kNow),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("x-vouch-simulated")));
+}
+
+TEST_F(KeyBrokerTest, SimulatedTokenFailingPolicyGetsConditionMessage) {
+  const Json simulation_policy =
+      Policy(Json::array({Json{{"claim", "x-ms-sevsnpvm-vmpl"}, {"lessOrEquals", 0}},
+                          Json{{"claim", "x-vouch-simulated"}, {"equals", true}}}));
+  const std::string version = CreateImported(crypto::RandomSecret(32), simulation_policy);
+  Json claims = GuestClaims();
+  claims["x-vouch-simulated"] = true;
+  claims["x-ms-sevsnpvm-vmpl"] = 2;
+  EXPECT_THAT(broker_->Release("disk", version, Request(Token(claims)), kBaseUrl, kNow),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("x-ms-sevsnpvm-vmpl lessOrEquals 0 failed: found 2")));
 }
 
 TEST_F(KeyBrokerTest, MalformedSimulatedMarkerCountsAsSimulated) {
@@ -463,6 +521,30 @@ TEST_F(KeyBrokerTest, CreateRejectsBadRequests) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(KeyBrokerTest, CreateRejectsKeySizeOutsideIntRange) {
+  // Each value truncates to 256 or 128 when narrowed to int.
+  const Json sizes[] = {Json(4294967552ULL), Json(int64_t{-4294967040}), Json(4294967424ULL),
+                        Json(18446744073709551615ULL), Json(256.0)};
+  for (const Json& size : sizes) {
+    Json body = CreateBody(SnpPolicy());
+    body["key_size"] = size;
+    EXPECT_THAT(broker_->CreateKey("disk", body, kBaseUrl, kNow),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("key_size " + size.dump() + ", want 128, 192 or 256")))
+        << size.dump();
+  }
+  EXPECT_THAT(broker_->ListVersions("disk", kBaseUrl), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(KeyBrokerTest, CreateRejectsPolicyDataWithNulByte) {
+  Json body = CreateBody(SnpPolicy());
+  const std::string policy_text = SnpPolicy().dump() + std::string("\0junk", 5);
+  body["release_policy"]["data"] = Base64UrlEncode(AsBytes(policy_text));
+  EXPECT_THAT(broker_->CreateKey("disk", body, kBaseUrl, kNow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(fmt::format("invalid JSON at byte {}", SnpPolicy().dump().size() + 1))));
+}
+
 TEST_F(KeyBrokerTest, CreateAcceptsInlinePolicyObject) {
   Json body = CreateBody(SnpPolicy());
   body["release_policy"] = SnpPolicy();
@@ -501,6 +583,110 @@ TEST_F(KeyBrokerTest, AuditRecordsDecisions) {
   EXPECT_THAT(events[1].actor, HasSubstr("token:"));
   EXPECT_EQ(events[2].outcome, "denied");
   EXPECT_THAT(events[2].detail, HasSubstr("x-ms-sevsnpvm-vmpl lessOrEquals 0 failed: found 2"));
+}
+
+std::vector<store::AuditEvent> ReleaseEvents(store::Store& store) {
+  std::vector<store::AuditEvent> events = store.ReadAudit(store::kAllAuditEvents).value();
+  std::erase_if(events, [](const store::AuditEvent& event) {
+    return event.operation != "key.release";
+  });
+  return events;
+}
+
+TEST_F(KeyBrokerTest, ReleaseRejectsInvalidNameOrVersionUnaudited) {
+  CreateImported(crypto::RandomSecret(32));
+  const std::string garbage_token(100 * 1024, 'g');
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string(15 * 1024, 'a'), ""},
+      {std::string(128, 'a'), ""},
+      {"", ""},
+      {"bad name!", ""},
+      {"disk", std::string(15 * 1024, '0')},
+      {"disk", "0123456789ABCDEF0123456789ABCDEF"},
+      {"disk", "latest"},
+  };
+  for (const auto& [name, version] : cases) {
+    EXPECT_THAT(broker_->Release(name, version, Request(garbage_token), kBaseUrl, kNow),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << "name of " << name.size() << " bytes, version of " << version.size() << " bytes";
+  }
+  EXPECT_TRUE(ReleaseEvents(*store_).empty());
+}
+
+TEST_F(KeyBrokerTest, InvalidTokenDenialsAreRateLimited) {
+  CreateImported(crypto::RandomSecret(32));
+  const std::string garbage_token(100 * 1024, 'g');
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_THAT(broker_->Release("disk", "", Request(garbage_token), kBaseUrl, kNow),
+                StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+  std::vector<store::AuditEvent> events = ReleaseEvents(*store_);
+  ASSERT_EQ(events.size(), 20u);
+  for (const store::AuditEvent& event : events) {
+    EXPECT_EQ(event.outcome, "denied");
+    EXPECT_EQ(event.target, "keys/disk/latest");
+    EXPECT_LE(event.detail.size(), kMaxAuditDetailBytes + 64);
+  }
+
+  // The next denial after the window first writes the count of the 10 left out.
+  const absl::Time later = kNow + absl::Seconds(61);
+  EXPECT_THAT(broker_->Release("disk", "", Request(garbage_token), kBaseUrl, later),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  events = ReleaseEvents(*store_);
+  ASSERT_EQ(events.size(), 22u);
+  EXPECT_EQ(events[20].target, "keys/disk");
+  EXPECT_EQ(events[20].outcome, "denied");
+  EXPECT_THAT(events[20].detail,
+              HasSubstr("10 more denied releases with invalid tokens suppressed between "
+                        "2026-01-01T00:00:00Z and 2026-01-01T00:01:00Z"));
+  EXPECT_EQ(events[21].target, "keys/disk/latest");
+  EXPECT_THAT(events[21].detail, Not(HasSubstr("suppressed")));
+}
+
+TEST_F(KeyBrokerTest, SuppressedDenialsSummarizedBeforeGrant) {
+  const std::string version = CreateImported(crypto::RandomSecret(32));
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_FALSE(broker_->Release("disk", version, Request("not-a-token"), kBaseUrl, kNow).ok());
+  }
+  const absl::Time later = kNow + absl::Seconds(61);
+  ASSERT_OK(broker_->Release("disk", version, Request(Token(GuestClaims())), kBaseUrl, later)
+                .status());
+
+  const std::vector<store::AuditEvent> events = ReleaseEvents(*store_);
+  ASSERT_EQ(events.size(), 22u);
+  EXPECT_THAT(events[20].detail, HasSubstr("5 more denied releases with invalid tokens"));
+  EXPECT_EQ(events[21].outcome, "granted");
+}
+
+TEST_F(KeyBrokerTest, InvalidTokenRowsCappedAcrossKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<KeyBroker> broker,
+      KeyBroker::Create({.store = store_.get(),
+                         .keystore = keystore_.get(),
+                         .validator = &*validator_,
+                         .signing_key = BrokerKey()},
+                        {.max_rows_per_key = 2, .max_rows_total = 5, .max_tracked_keys = 4}));
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = fmt::format("key-{}", i);
+    EXPECT_THAT(broker->Release(name, "", Request("not-a-token"), kBaseUrl, kNow),
+                StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+  EXPECT_EQ(ReleaseEvents(*store_).size(), 5u);
+}
+
+TEST_F(KeyBrokerTest, LongAuditDetailIsCut) {
+  CreateImported(crypto::RandomSecret(32));
+  // The validator quotes the header's alg in its message.
+  const std::string header = Json{{"alg", std::string(20000, 'A')}, {"typ", "JWT"}}.dump();
+  const std::string token = Base64UrlEncode(AsBytes(header)) + ".e30.c2ln";
+  absl::StatusOr<Json> released = broker_->Release("disk", "", Request(token), kBaseUrl, kNow);
+  ASSERT_THAT(released, StatusIs(absl::StatusCode::kUnauthenticated));
+  ASSERT_GT(released.status().ToString().size(), kMaxAuditDetailBytes);
+
+  const std::vector<store::AuditEvent> events = ReleaseEvents(*store_);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_LE(events[0].detail.size(), kMaxAuditDetailBytes + 64);
+  EXPECT_THAT(events[0].detail, HasSubstr("bytes in all]"));
 }
 
 TEST_F(KeyBrokerTest, UnwrapRejectsWrongKeysAndTampering) {

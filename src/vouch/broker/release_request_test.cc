@@ -52,6 +52,12 @@ TEST(ReleaseRequestTest, RejectsMalformedBodies) {
   }
 }
 
+TEST(ReleaseRequestTest, RejectsDataAfterNulByte) {
+  const std::string body = std::string(R"({"target": "t"})") + '\0' + R"({"target": "u"})";
+  EXPECT_THAT(ParseReleaseRequest(body),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid JSON at byte 16")));
+}
+
 TEST(ReleaseRequestTest, RejectsLongNonce) {
   const std::string body = R"({"target": "t", "nonce": ")" + std::string(2000, 'n') + R"("})";
   EXPECT_THAT(ParseReleaseRequest(body),

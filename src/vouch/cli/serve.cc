@@ -86,8 +86,11 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.token_lifetime, config.token_lifetime, absl::Seconds(flags.token_lifetime_seconds));
 
   if (flags.admin_token_file_option->count() > 0) {
-    VOUCH_ASSIGN_OR_RETURN(config.admin_token_sha256,
-                           server::ReadAdminTokenFile(flags.admin_token_file));
+    absl::StatusOr<std::string> token_hash = server::ReadAdminTokenFile(flags.admin_token_file);
+    if (!token_hash.ok()) {
+      return Prefix("--admin-token-file", token_hash.status());
+    }
+    config.admin_token_sha256 = *std::move(token_hash);
   }
 
   VOUCH_RETURN_IF_ERROR(server::ValidateConfig(config));
@@ -111,7 +114,7 @@ int Run(const ServeFlags& flags) {
   }
   absl::StatusOr<server::Config> config = BuildConfig(flags);
   if (!config.ok()) {
-    std::fprintf(stderr, "vouch serve: %s\n", config.status().ToString().c_str());
+    std::fprintf(stderr, "vouch serve: %s\n", std::string(config.status().message()).c_str());
     return kExitUsage;
   }
 
@@ -168,7 +171,7 @@ Runner SetupServe(CLI::App& sub) {
                       ->capture_default_str();
   flags->data_dir = sub.add_option("--data-dir", flag_values.data_dir,
                                    "Folder for vouch.db, root.key and simulated-snp/ (created "
-                                   "with mode 0700)");
+                                   "with mode 0700); required unless set in --config");
   flags->tls_cert =
       sub.add_option("--tls-cert", flag_values.tls_cert_file, "PEM certificate chain for HTTPS");
   flags->tls_key =

@@ -134,6 +134,12 @@ int RunVerify(const VerifyFlags& flags) {
       snp::VerifyReport(*evidence, *certificates, options);
   if (!verified.ok()) {
     PrintError("rejected", verified.status());
+    if (flags.collateral.empty()) {
+      std::fprintf(stderr,
+                   "vouch verify: the certificates came from %s, the folder of %s, because "
+                   "--collateral is not set\n",
+                   collateral.front().c_str(), flags.file.c_str());
+    }
     return kExitRejected;
   }
   const absl::Status appraisal =

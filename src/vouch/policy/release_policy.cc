@@ -448,32 +448,14 @@ absl::StatusOr<ReleasePolicy> ReleasePolicy::FromJson(const nlohmann::json& docu
 
 absl::Status ReleasePolicy::Evaluate(const nlohmann::json& claims,
                                      std::string_view token_issuer) const {
-  return EvaluateStatements(claims, token_issuer, nullptr);
-}
-
-absl::Status ReleasePolicy::EvaluateRequiringClaim(const nlohmann::json& claims,
-                                                   std::string_view token_issuer,
-                                                   std::string_view claim_path) const {
-  const std::string required(claim_path);
-  return EvaluateStatements(claims, token_issuer, &required);
-}
-
-absl::Status ReleasePolicy::EvaluateStatements(const nlohmann::json& claims,
-                                               std::string_view token_issuer,
-                                               const std::string* required_claim) const {
   if (!claims.is_object()) {
     return InvalidArgumentf("release policy: claims are {}, want an object",
                             WithArticle(JsonTypeName(claims)));
   }
   const std::string_view issuer = NormalizeAuthority(token_issuer);
-  bool issuer_matched = false;
   std::optional<absl::Status> first_failure;
   for (const AuthorityStatement& statement : statements_) {
     if (issuer.empty() || NormalizeAuthority(statement.authority) != issuer) {
-      continue;
-    }
-    issuer_matched = true;
-    if (required_claim != nullptr && !ConditionNamesClaim(statement.condition, *required_claim)) {
       continue;
     }
     absl::Status status = EvaluateCondition(statement.condition, claims);
@@ -487,11 +469,6 @@ absl::Status ReleasePolicy::EvaluateStatements(const nlohmann::json& claims,
 
   if (first_failure.has_value()) {
     return PermissionDeniedf("release policy: {}", first_failure->message());
-  }
-  if (issuer_matched && required_claim != nullptr) {
-    return PermissionDeniedf("release policy: no statement for authority {} names the claim "
-                             "{}, which this token requires",
-                             DescribeJson(Json(std::string(issuer)), 128), *required_claim);
   }
   return PermissionDeniedf("release policy: token issuer {} matches no authority of the "
                            "policy ({})",

@@ -84,13 +84,6 @@ class ReleasePolicy {
   // `claims` that is not a JSON object gives InvalidArgument.
   absl::Status Evaluate(const nlohmann::json& claims, std::string_view token_issuer) const;
 
-  // EvaluateRequiringClaim is Evaluate restricted to the authority statements
-  // that name `claim_path` somewhere in their conditions. The key broker uses
-  // it so that simulated evidence only matches statements written for it.
-  absl::Status EvaluateRequiringClaim(const nlohmann::json& claims,
-                                      std::string_view token_issuer,
-                                      std::string_view claim_path) const;
-
   // NamesClaim is true when any condition of the policy tests `claim_path`.
   bool NamesClaim(std::string_view claim_path) const;
 
@@ -120,8 +113,6 @@ class ReleasePolicy {
 
   ReleasePolicy() = default;
 
-  absl::Status EvaluateStatements(const nlohmann::json& claims, std::string_view token_issuer,
-                                  const std::string* required_claim) const;
   static absl::Status EvaluateCondition(const Condition& condition, const nlohmann::json& claims);
   static absl::Status EvaluateClaim(const Condition& condition, const nlohmann::json& claims);
   static bool ConditionNamesClaim(const Condition& condition, std::string_view claim_path);

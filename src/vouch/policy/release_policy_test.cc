@@ -236,28 +236,6 @@ TEST(ReleasePolicyTest, LaterStatementForSameIssuerCanRelease) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("claim a equals 1")));
 }
 
-TEST(ReleasePolicyTest, RequiringClaimSkipsStatementsWithoutIt) {
-  const Json document = {
-      {"version", "1.0.0"},
-      {"anyOf",
-       Json::array(
-           {Json{{"authority", kIssuer},
-                 {"allOf", Json::array({Json{{"claim", "type"}, {"equals", "sevsnpvm"}}})}},
-            Json{{"authority", kIssuer},
-                 {"allOf", Json::array({Json{{"claim", "x-vouch-simulated"}, {"equals", true}},
-                                        Json{{"claim", "type"}, {"equals", "sevsnpvm"}}})}}})}};
-  const ReleasePolicy policy = MustParse(document);
-  const Json simulated = {{"type", "sevsnpvm"}, {"x-vouch-simulated", true}};
-  EXPECT_OK(policy.EvaluateRequiringClaim(simulated, kIssuer, "x-vouch-simulated"));
-
-  const ReleasePolicy production = MustParse(
-      PolicyWith(Json::array({Json{{"claim", "type"}, {"equals", "sevsnpvm"}}})));
-  EXPECT_OK(production.Evaluate(simulated, kIssuer));
-  EXPECT_THAT(production.EvaluateRequiringClaim(simulated, kIssuer, "x-vouch-simulated"),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("names the claim x-vouch-simulated")));
-}
-
 TEST(ReleasePolicyTest, NamesClaim) {
   const ReleasePolicy policy = MustParse(PolicyWith(Json::array(
       {Json{{"anyOf", Json::array({Json{{"claim", "a.b"}, {"equals", 1}},

@@ -107,6 +107,13 @@ absl::StatusOr<nlohmann::json> ParseStrictJson(std::string_view text, std::strin
   if (value.is_discarded()) {
     return InvalidArgumentf("{}: invalid JSON at byte {}", what, SyntaxErrorOffset(text));
   }
+  // nlohmann's lexer reads a NUL byte as the end of input, so "{}\0junk"
+  // parses as "{}". A NUL inside a string fails above (it must be escaped),
+  // so any NUL left here comes after the value.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return InvalidArgumentf("{}: invalid JSON at byte {}: NUL byte after the value", what,
+                            nul + 1);
+  }
   if (!duplicate.empty()) {
     return InvalidArgumentf("{}: duplicate member \"{}\"", what, duplicate);
   }

@@ -24,10 +24,12 @@ struct JsonLimits {
   int max_depth = 32;
 };
 
-// ParseStrictJson parses `text` as one JSON value. On failure it returns
+// ParseStrictJson parses `text` as one JSON value, with nothing but
+// whitespace after it (a NUL byte included). On failure it returns
 // InvalidArgument with a message starting with `what` ("release policy",
-// "token payload") that names the problem: size, depth, syntax (with byte
-// offset) or the duplicated member name.
+// "token payload") that names the problem: size, depth, syntax (with the
+// byte offset, counted from 1 as nlohmann counts it) or the duplicated
+// member name.
 absl::StatusOr<nlohmann::json> ParseStrictJson(std::string_view text, std::string_view what,
                                                const JsonLimits& limits = {});
 

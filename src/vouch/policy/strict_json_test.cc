@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "vouch/testing/status_matchers.h"
 
@@ -42,6 +43,38 @@ TEST(ParseStrictJsonTest, RejectsSyntaxErrorWithOffset) {
 TEST(ParseStrictJsonTest, RejectsTrailingData) {
   EXPECT_THAT(ParseStrictJson(R"({"a": 1} x)", "test"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ParseStrictJsonTest, RejectsDataAfterNulByte) {
+  using namespace std::string_literals;
+  const std::pair<std::string, const char*> cases[] = {
+      {"{\"keys\":[]}\0junk"s, "invalid JSON at byte 12"},
+      {"{\"keys\":[]}\0"s, "invalid JSON at byte 12"},
+      {"{\"keys\":[]} \n\0junk"s, "invalid JSON at byte 14"},
+      {"1\0"s, "invalid JSON at byte 2"},
+      {"\0"s, "invalid JSON at byte 1"},
+  };
+  for (const auto& [text, message] : cases) {
+    EXPECT_THAT(ParseStrictJson(text, "test"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(message)))
+        << "input of " << text.size() << " bytes";
+  }
+}
+
+TEST(ParseStrictJsonTest, RejectsCreateBodyWithNulAndSecondObject) {
+  // The server parses the key creation body with ParseStrictJson, so the
+  // bytes after the NUL must not be dropped silently.
+  using namespace std::string_literals;
+  const std::string body = "{\"attributes\":{\"exportable\":false}}\0{\"key_size\":128}"s;
+  EXPECT_THAT(ParseStrictJson(body, "create key request"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "create key request: invalid JSON at byte 36: NUL byte after the value"));
+}
+
+TEST(ParseStrictJsonTest, RejectsNulInsideString) {
+  using namespace std::string_literals;
+  EXPECT_THAT(ParseStrictJson("{\"a\":\"x\0y\"}"s, "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid JSON at byte 8")));
 }
 
 TEST(ParseStrictJsonTest, RejectsInvalidUtf8) {

@@ -66,6 +66,43 @@ struct ServerState {
   std::atomic<int> num_connections{0};
 };
 
+// CheckRequestHeader rejects headers that make the request ambiguous.
+//
+// RFC 9112 section 6.3: when Transfer-Encoding is present and chunked is not
+// its final coding, the body length cannot be determined, and the server
+// must respond with 400 and close the connection. Beast reads such a request as
+// having an empty body (or the Content-Length body), so a body could be read
+// as a second, smuggled request. The server decodes no other coding, so
+// anything but exactly "chunked" is rejected. RFC 9112 section 6.1 also says
+// a Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+//
+// Authorization is not a list field (RFC 9110 section 11.6.2), so more than
+// one of it is ambiguous; HttpRequest would keep only the last one.
+absl::Status CheckRequestHeader(const http::request_header<>& header) {
+  const size_t num_transfer_encodings = header.count(http::field::transfer_encoding);
+  if (num_transfer_encodings > 1) {
+    return InvalidArgumentf("Transfer-Encoding header appears {} times, want at most 1",
+                            num_transfer_encodings);
+  }
+  if (num_transfer_encodings == 1) {
+    const std::string_view coding = ToStd(header[http::field::transfer_encoding]);
+    if (!absl::EqualsIgnoreCase(AbslView(coding), "chunked")) {
+      return InvalidArgumentf("Transfer-Encoding {:?} is not supported, want \"chunked\"",
+                              coding.substr(0, 64));
+    }
+    if (header.version() < 11) {
+      return InvalidArgumentf(
+          "Transfer-Encoding in an HTTP/1.0 request; use HTTP/1.1 or Content-Length");
+    }
+  }
+
+  const size_t num_authorizations = header.count(http::field::authorization);
+  if (num_authorizations > 1) {
+    return InvalidArgumentf("Authorization header appears {} times, want 1", num_authorizations);
+  }
+  return absl::OkStatus();
+}
+
 // RunHandler converts the Beast request, dispatches it and converts any
 // failure into a JSON error. No exception leaves this function.
 HttpResponse RunHandler(const ServerState& state, const http::request<http::string_body>& in,
@@ -150,6 +187,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void OnHeader(error_code ec, size_t /*bytes*/) {
     if (ec) {
       OnReadError(ec);
+      return;
+    }
+    if (const absl::Status header_status = CheckRequestHeader(parser_->get());
+        !header_status.ok()) {
+      // The body stays unread (and may not be framed at all), so SendError
+      // closes the connection after the response.
+      SendError(400, StdView(header_status.message()));
       return;
     }
     const auto expect = parser_->get()[http::field::expect];

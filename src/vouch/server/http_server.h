@@ -5,7 +5,11 @@
 // threads; each connection has its own strand, so a slow client holds a
 // socket but never a thread. Every read and write has a deadline
 // (`io_timeout`), the request header and body have size limits (431 and 413),
-// and connections beyond `max_connections` are closed when accepted.
+// and connections beyond `max_connections` are closed when accepted. A
+// request with a Transfer-Encoding other than exactly "chunked" (or any
+// Transfer-Encoding in HTTP/1.0), or with more than one Authorization header,
+// gets 400 and the connection is closed, so its body is never read as
+// another request.
 // Handlers run on the pool threads; an exception from a handler becomes a
 // 500 without details. Each request gets an id (X-Request-Id header) and one
 // line in the "server" spdlog logger: method, path, status, duration and id,

@@ -225,6 +225,100 @@ TEST_F(HttpServerTest, MalformedRequestGets400) {
   ExpectServing();
 }
 
+TEST_F(HttpServerTest, NonChunkedTransferEncodingGets400AndClose) {
+  // Each body contains a whole second request. A server that reads the
+  // body as empty would respond to that request too.
+  const std::string smuggled = "GET /hello/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string codings[] = {"gzip", "identity", "chunked, gzip", "gzip, chunked",
+                                 "xchunked", "chunked;q=1"};
+  for (const std::string& coding : codings) {
+    SCOPED_TRACE(coding);
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                         TestConnection::Connect(port(), std::chrono::seconds(5)));
+    ASSERT_OK(connection->WriteRaw(
+        fmt::format("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {}\r\n\r\n{}", coding,
+                    smuggled)));
+    ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(response.ErrorCode(), "InvalidRequest");
+    EXPECT_EQ(response.ErrorMessage(),
+              fmt::format("Transfer-Encoding \"{}\" is not supported, want \"chunked\"", coding));
+    EXPECT_EQ(response.headers.at("connection"), "close");
+    // The server closes the connection instead of responding to the smuggled request.
+    EXPECT_THAT(connection->ReadResponse(),
+                vouch::testing::StatusIs(absl::StatusCode::kUnavailable,
+                                         HasSubstr("end of stream")));
+  }
+  ExpectServing();
+}
+
+TEST_F(HttpServerTest, TransferEncodingWithContentLengthGets400) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                       TestConnection::Connect(port(), std::chrono::seconds(5)));
+  const std::string smuggled = "GET /hello/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_OK(connection->WriteRaw(fmt::format(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n"
+      "hello{}",
+      smuggled)));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.ErrorMessage(), HasSubstr("Transfer-Encoding \"gzip\""));
+  EXPECT_THAT(connection->ReadResponse(),
+              vouch::testing::StatusIs(absl::StatusCode::kUnavailable, HasSubstr("end of stream")));
+}
+
+TEST_F(HttpServerTest, RepeatedTransferEncodingGets400) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                       TestConnection::Connect(port(), std::chrono::seconds(5)));
+  ASSERT_OK(connection->WriteRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.ErrorMessage(), "Transfer-Encoding header appears 2 times, want at most 1");
+  EXPECT_TRUE(connection->ReadUntilClosed());
+}
+
+TEST_F(HttpServerTest, TransferEncodingInHttp10Gets400) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                       TestConnection::Connect(port(), std::chrono::seconds(5)));
+  ASSERT_OK(connection->WriteRaw(
+      "POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.ErrorMessage(), HasSubstr("HTTP/1.0"));
+  EXPECT_TRUE(connection->ReadUntilClosed());
+}
+
+TEST_F(HttpServerTest, ChunkedInAnyCaseIsServed) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                       TestConnection::Connect(port(), std::chrono::seconds(5)));
+  ASSERT_OK(connection->WriteRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "hello");
+}
+
+TEST_F(HttpServerTest, RepeatedAuthorizationGets400) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection,
+                       TestConnection::Connect(port(), std::chrono::seconds(5)));
+  ASSERT_OK(connection->WriteRaw(
+      "GET /hello/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+      "authorization: Bearer right\r\n\r\n"));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, connection->ReadResponse());
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.ErrorCode(), "InvalidRequest");
+  EXPECT_EQ(response.ErrorMessage(), "Authorization header appears 2 times, want 1");
+  EXPECT_TRUE(connection->ReadUntilClosed());
+
+  ASSERT_OK_AND_ASSIGN(const ClientResponse single,
+                       Call(port(), "GET", "/hello/x", "", {{"Authorization", "Bearer right"}}));
+  EXPECT_EQ(single.status, 200);
+}
+
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<TestConnection> connection, TestConnection::Connect(port()));
   for (int i = 0; i < 3; ++i) {

@@ -104,7 +104,26 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   issuer_options.lifetime = config.token_lifetime;
   VOUCH_ASSIGN_OR_RETURN(service->issuer_,
                          token::TokenIssuer::Create(std::move(signing_key), issuer_options));
-  VOUCH_ASSIGN_OR_RETURN(service->validator_, token::TokenValidator::ForIssuer(*service->issuer_));
+  std::vector<token::TrustedAuthority> authorities = {
+      {service->issuer_->issuer(), service->issuer_->Jwks()}};
+  if (config.allow_simulated_snp) {
+    EVP_PKEY* shared_key = service->issuer_->signing_key();
+    if (EVP_PKEY_up_ref(shared_key) != 1) {
+      return Internalf("simulated issuer: cannot share the token signing key");
+    }
+    token::TokenIssuerOptions simulated_options = issuer_options;
+    std::string base = service->issuer_->issuer();
+    while (absl::EndsWith(base, "/")) {
+      base.pop_back();
+    }
+    simulated_options.issuer = base + kSimulatedIssuerSuffix;
+    VOUCH_ASSIGN_OR_RETURN(
+        service->simulated_issuer_,
+        token::TokenIssuer::Create(crypto::SslPtr<EVP_PKEY>(shared_key), simulated_options));
+    authorities.push_back({service->simulated_issuer_->issuer(), service->simulated_issuer_->Jwks()});
+  }
+  VOUCH_ASSIGN_OR_RETURN(service->validator_,
+                         token::TokenValidator::Create(std::move(authorities)));
 
   broker::KeyBrokerDeps deps;
   deps.store = service->store_.get();
@@ -140,6 +159,17 @@ absl::Status Service::AddRoutes(Router& router) {
       router.Add("GET", "/.well-known/openid-configuration", [this](const HttpRequest&) {
         return absl::StatusOr<HttpResponse>(JsonResponse(200, issuer_->OpenIdConfiguration()));
       }));
+  if (simulated_issuer_.has_value()) {
+    // The simulated issuer's metadata, at the paths its "iss" implies.
+    VOUCH_RETURN_IF_ERROR(router.Add("GET", "/simulated/certs", [this](const HttpRequest&) {
+      return absl::StatusOr<HttpResponse>(JsonResponse(200, simulated_issuer_->Jwks()));
+    }));
+    VOUCH_RETURN_IF_ERROR(router.Add(
+        "GET", "/simulated/.well-known/openid-configuration", [this](const HttpRequest&) {
+          return absl::StatusOr<HttpResponse>(
+              JsonResponse(200, simulated_issuer_->OpenIdConfiguration()));
+        }));
+  }
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/healthz", [](const HttpRequest&) {
     return absl::StatusOr<HttpResponse>(JsonResponse(200, {{"status", "ok"}}));
   }));
@@ -172,7 +202,12 @@ absl::StatusOr<HttpResponse> Service::HandleAttest(const HttpRequest& request) c
   VOUCH_ASSIGN_OR_RETURN(const AttestRequest attest, ParseAttestRequest(request.body));
   const absl::Time now = absl::Now();
   VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, AttestSnp(attest, attestation_, now));
-  VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer_->Issue(std::move(claims), now));
+  const bool simulated = claims.contains("x-vouch-simulated");
+  if (simulated && !simulated_issuer_.has_value()) {
+    return Internalf("simulated evidence verified although simulated evidence is not allowed");
+  }
+  const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
+  VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), now));
   return JsonResponse(200, {{"token", token}});
 }
 

@@ -39,6 +39,10 @@ namespace vouch::server {
 inline constexpr char kDatabaseFile[] = "vouch.db";
 inline constexpr char kRootKeyFile[] = "root.key";
 inline constexpr char kSimulatedSnpDir[] = "simulated-snp";
+// Tokens for simulated evidence are issued under <issuer>/simulated, so a
+// release policy written for the real service (whose authority is <issuer>)
+// never matches them, in vouch's broker or in any other relying party.
+inline constexpr char kSimulatedIssuerSuffix[] = "/simulated";
 // Store blob holding the token signing key's PEM, sealed by the key store
 // under the same label.
 inline constexpr char kSigningKeyBlob[] = "token-signing-key";
@@ -51,7 +55,8 @@ class Service {
   // <data_dir>/root.key, loads the token signing key or creates one
   // (RSA-3072, RS256), loads the collateral certificates, and, when
   // config.allow_simulated_snp is set, loads or creates the simulated
-  // SEV-SNP chain in <data_dir>/simulated-snp and trusts its root.
+  // SEV-SNP chain in <data_dir>/simulated-snp, trusts its root, and issues
+  // the tokens for such evidence under <issuer>/simulated.
   // `issuer` is the service URL: the tokens' "iss" and the base of key ids.
   static absl::StatusOr<std::unique_ptr<Service>> Open(const Config& config, std::string issuer);
 
@@ -86,6 +91,9 @@ class Service {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<keystore::KeyStore> keystore_;
   std::optional<token::TokenIssuer> issuer_;
+  // Same signing key as issuer_, but "iss" is <issuer>/simulated; set only
+  // when simulated evidence is allowed.
+  std::optional<token::TokenIssuer> simulated_issuer_;
   std::optional<token::TokenValidator> validator_;
   std::unique_ptr<broker::KeyBroker> broker_;
   std::optional<snp::SimulatedSnp> simulated_;

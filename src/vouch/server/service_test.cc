@@ -155,6 +155,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   static uint16_t port() { return server_->port(); }
+  static std::string SimulatedIssuer() { return server_->issuer() + kSimulatedIssuerSuffix; }
   static const snp::SimulatedSnp& platform() { return *server_->service().simulated(); }
 
   static std::string AttestBody(std::string_view runtime_data, ByteSpan report_data,
@@ -235,7 +236,7 @@ TEST_F(ServiceTest, TokenVerifiesWithJwks) {
   EXPECT_OK(crypto::JwsVerify(parts, key.get(), allowed));
 
   const nlohmann::json claims = nlohmann::json::parse(parts.payload);
-  EXPECT_EQ(claims["iss"], server_->issuer());
+  EXPECT_EQ(claims["iss"], SimulatedIssuer());
   EXPECT_EQ(claims["x-ms-attestation-type"], "sevsnpvm");
   EXPECT_EQ(claims["x-vouch-simulated"], true);
   EXPECT_EQ(claims["nonce"], "nonce-123");
@@ -246,7 +247,7 @@ TEST_F(ServiceTest, TokenVerifiesWithJwks) {
 TEST_F(ServiceTest, FullFlowReleasesImportedKey) {
   const SecretBytes data_key = crypto::RandomSecret(32);
   const ClientResponse created =
-      CreateKey("disk", CreateKeyBody(Policy(server_->issuer(), true), &data_key));
+      CreateKey("disk", CreateKeyBody(Policy(SimulatedIssuer(), true), &data_key));
   ASSERT_EQ(created.status, 200) << created.body;
   EXPECT_THAT(created.Json()["key"]["kid"].get<std::string>(),
               HasSubstr(server_->issuer() + "/keys/disk/"));
@@ -271,7 +272,7 @@ TEST_F(ServiceTest, FullFlowReleasesImportedKey) {
 
 TEST_F(ServiceTest, ReleaseByVersionAndAudit) {
   const ClientResponse created =
-      CreateKey("versioned", CreateKeyBody(Policy(server_->issuer(), true), nullptr));
+      CreateKey("versioned", CreateKeyBody(Policy(SimulatedIssuer(), true), nullptr));
   ASSERT_EQ(created.status, 200) << created.body;
   const std::string kid = created.Json()["key"]["kid"].get<std::string>();
   const std::string version = kid.substr(kid.rfind('/') + 1);
@@ -304,14 +305,35 @@ TEST_F(ServiceTest, ReleaseByVersionAndAudit) {
   EXPECT_TRUE(saw_release);
 }
 
-TEST_F(ServiceTest, PolicyWithoutSimulatedClaimDenies) {
+TEST_F(ServiceTest, ProductionAuthorityDeniesSimulatedToken) {
   const ClientResponse created =
-      CreateKey("production", CreateKeyBody(Policy(server_->issuer(), false), nullptr));
+      CreateKey("production", CreateKeyBody(Policy(server_->issuer(), true), nullptr));
   ASSERT_EQ(created.status, 200) << created.body;
   const ClientResponse released = Release("production", Attest());
   EXPECT_EQ(released.status, 403);
   EXPECT_EQ(released.ErrorCode(), "AccessDenied");
+  EXPECT_THAT(released.ErrorMessage(), HasSubstr(SimulatedIssuer()));
+}
+
+TEST_F(ServiceTest, PolicyWithoutSimulatedClaimDenies) {
+  const ClientResponse created =
+      CreateKey("unmarked", CreateKeyBody(Policy(SimulatedIssuer(), false), nullptr));
+  ASSERT_EQ(created.status, 200) << created.body;
+  const ClientResponse released = Release("unmarked", Attest());
+  EXPECT_EQ(released.status, 403);
+  EXPECT_EQ(released.ErrorCode(), "AccessDenied");
   EXPECT_THAT(released.ErrorMessage(), HasSubstr("x-vouch-simulated"));
+}
+
+TEST_F(ServiceTest, SimulatedIssuerPublishesSameKeys) {
+  ASSERT_OK_AND_ASSIGN(const ClientResponse certs, Call(port(), "GET", "/simulated/certs"));
+  ASSERT_EQ(certs.status, 200) << certs.body;
+  ASSERT_OK_AND_ASSIGN(const ClientResponse real_certs, Call(port(), "GET", "/certs"));
+  EXPECT_EQ(certs.Json(), real_certs.Json());
+  ASSERT_OK_AND_ASSIGN(const ClientResponse metadata,
+                       Call(port(), "GET", "/simulated/.well-known/openid-configuration"));
+  ASSERT_EQ(metadata.status, 200) << metadata.body;
+  EXPECT_EQ(metadata.Json()["issuer"], SimulatedIssuer());
 }
 
 TEST_F(ServiceTest, ReleaseRejectsBadTokenAndUnknownKey) {
@@ -385,7 +407,7 @@ TEST_F(ServiceTest, MalformedAttestRequestsGet4xx) {
 }
 
 TEST_F(ServiceTest, AdminRoutesNeedBearerToken) {
-  const nlohmann::json body = CreateKeyBody(Policy(server_->issuer(), true), nullptr);
+  const nlohmann::json body = CreateKeyBody(Policy(SimulatedIssuer(), true), nullptr);
   ASSERT_OK_AND_ASSIGN(const ClientResponse anonymous,
                        Call(port(), "PUT", "/keys/guarded", body.dump()));
   EXPECT_EQ(anonymous.status, 401);
@@ -406,7 +428,7 @@ TEST_F(ServiceTest, AdminRoutesNeedBearerToken) {
 }
 
 TEST_F(ServiceTest, CreateKeyRejectsBadPolicy) {
-  nlohmann::json body = CreateKeyBody(Policy(server_->issuer(), true), nullptr);
+  nlohmann::json body = CreateKeyBody(Policy(SimulatedIssuer(), true), nullptr);
   body["release_policy"] = {{"version", "1.0.0"}, {"anyOf", nlohmann::json::array()}};
   EXPECT_EQ(CreateKey("bad-policy", body).status, 400);
   EXPECT_EQ(CreateKey("bad-json", nlohmann::json::array()).status, 400);

@@ -10,6 +10,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
 #include "vouch/store/sqlite_statement.h"
@@ -165,11 +166,26 @@ absl::StatusOr<std::string> PragmaText(sqlite3* db, const char* sql, std::string
   return stmt.ColumnText(0);
 }
 
+// SetWalMode switches the database to WAL mode. SQLite returns SQLITE_BUSY
+// at once, without calling the busy handler, when another connection opens
+// the same new file at the same moment, so the switch is retried here until
+// `busy_timeout` has passed.
+absl::StatusOr<std::string> SetWalMode(sqlite3* db, absl::Duration busy_timeout) {
+  const absl::Time deadline = absl::Now() + busy_timeout;
+  for (;;) {
+    absl::StatusOr<std::string> mode = PragmaText(db, "PRAGMA journal_mode=WAL", "set journal_mode");
+    if (mode.ok() || mode.status().code() != absl::StatusCode::kUnavailable ||
+        absl::Now() >= deadline) {
+      return mode;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
 absl::Status Configure(sqlite3* db, absl::Duration busy_timeout) {
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
-  VOUCH_ASSIGN_OR_RETURN(const std::string mode,
-                         PragmaText(db, "PRAGMA journal_mode=WAL", "set journal_mode"));
+  VOUCH_ASSIGN_OR_RETURN(const std::string mode, SetWalMode(db, busy_timeout));
   if (mode != "wal") {
     return FailedPreconditionf("sqlite store: journal_mode is {}, want wal", mode);
   }
