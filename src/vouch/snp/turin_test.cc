@@ -38,8 +38,9 @@ struct TurinChain {
 
 absl::StatusOr<TurinChain> IssueTurinChain() {
   TurinChain chain;
-  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> ark_key, crypto::GenerateRsaKey(2048));
-  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> ask_key, crypto::GenerateRsaKey(2048));
+  // AMD's CA keys are RSA-4096, and the verifier accepts no other size.
+  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> ark_key, crypto::GenerateRsaKey(4096));
+  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> ask_key, crypto::GenerateRsaKey(4096));
   VOUCH_ASSIGN_OR_RETURN(chain.vcek_key, crypto::GenerateEcKey("P-384"));
 
   crypto::CertificateSpec spec;

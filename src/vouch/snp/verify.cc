@@ -1,5 +1,7 @@
 #include "vouch/snp/verify.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <optional>
 #include <string_view>
@@ -28,6 +30,8 @@ std::vector<AmdCertificate> ClassifyAll(const std::vector<crypto::Certificate>& 
 bool SameProduct(std::string_view a, std::string_view b) {
   return absl::EqualsIgnoreCase(AbslView(a), AbslView(b));
 }
+
+constexpr int kAmdCaRsaBits = 4096;
 
 // FindIssuer picks the certificate of kind `want` whose subject name is
 // `child`'s issuer name. Among several, it prefers one whose key verifies
@@ -58,13 +62,26 @@ absl::StatusOr<AmdCertificate> FindIssuer(const crypto::Certificate& child,
                                "among the {} AMD certificates given",
                                AmdCertKindName(want), issuer_name, child_kind, pool.size());
   }
+  // AMD's ARK, ASK and ASVK keys are RSA-4096. Trying only keys of that size
+  // keeps a request from spending seconds on huge keys under a copied name.
+  std::vector<const AmdCertificate*> sized;
   for (const AmdCertificate* c : candidates) {
+    if (EVP_PKEY_get_base_id(c->certificate.PublicKey()) == EVP_PKEY_RSA &&
+        EVP_PKEY_get_bits(c->certificate.PublicKey()) == kAmdCaRsaBits) {
+      sized.push_back(c);
+    }
+  }
+  if (sized.empty()) {
+    return Unauthenticatedf("snp chain: no {} named {} has an RSA-{} key, as AMD's CA keys have",
+                            AmdCertKindName(want), issuer_name, kAmdCaRsaBits);
+  }
+  for (const AmdCertificate* c : sized) {
     if (child.VerifySignedBy(c->certificate).ok()) {
       return *c;
     }
   }
   crypto::ClearSslErrors();
-  return *candidates.front();
+  return *sized.front();
 }
 
 absl::StatusOr<std::string> CheckRootPinned(const AmdCertificate& ark,
@@ -268,16 +285,18 @@ struct Candidate {
   EndorsementKeyExtensions extensions;
 };
 
-// VerifyWithLeaf runs the steps after the leaf has been matched: the chain,
-// the product, and the report signature.
+// VerifyWithLeaf runs the steps after the leaf has been matched: the report
+// signature, the chain, and the product.
 absl::StatusOr<VerifiedReport> VerifyWithLeaf(const AttestationReport& report,
                                               const Candidate& candidate, AmdCertKind kind,
                                               const std::vector<crypto::Certificate>& certificates,
                                               const VerifyOptions& options) {
+  // The report signature (one ECDSA check) comes before the chain (RSA-4096
+  // checks), so a pool of copied leaves costs little. Both must pass.
+  VOUCH_RETURN_IF_ERROR(VerifyReportSignature(report, candidate.leaf, kind));
   VOUCH_ASSIGN_OR_RETURN(VerifiedChain chain,
                          VerifyEndorsementChain(candidate.leaf, certificates, options));
   VOUCH_RETURN_IF_ERROR(CheckProduct(report, candidate.extensions, chain.product));
-  VOUCH_RETURN_IF_ERROR(VerifyReportSignature(report, candidate.leaf, kind));
 
   VerifiedReport verified;
   verified.report = report;
@@ -383,7 +402,7 @@ absl::StatusOr<VerifiedReport> VerifyReport(ByteSpan report_bytes,
                                     *first_mismatch);
   }
 
-  // Steps 4-6: chain, product, and the report signature, for each match.
+  // Steps 4-6: the report signature, chain and product, for each match.
   std::optional<absl::Status> first_error;
   for (const Candidate& candidate : matched) {
     absl::StatusOr<VerifiedReport> verified =

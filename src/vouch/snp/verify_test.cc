@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/crypto/keys.h"
+#include "vouch/crypto/x509.h"
 #include "vouch/snp/snp_vectors.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/testing/vectors.h"
@@ -166,6 +169,34 @@ TEST(VerifyReportTest, RejectsWhenRootNotTrusted) {
   std::erase_if(options.roots, [](const TrustedRoot& r) { return r.product == "Milan"; });
   EXPECT_THAT(VerifyReport(ReadVector("sev-snp/trustee-milan-v2.bin"), pool, options),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("root pin")));
+}
+
+TEST(VerifyReportTest, RejectsAskWithKeyOfOtherSize) {
+  VOUCH_REQUIRE_VECTORS_OR_SKIP();
+  // An ASK copy under AMD's exact name, with a key that is not RSA-4096, is
+  // never tried, so a large key cannot make a request expensive.
+  ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> key, crypto::GenerateRsaKey(2048));
+  crypto::CertificateSpec spec;
+  spec.common_name = "SEV-Milan";
+  spec.organization = "Advanced Micro Devices";
+  spec.organizational_unit = "Engineering";
+  spec.country = "US";
+  spec.state = "CA";
+  spec.locality = "Santa Clara";
+  spec.subject_key = key.get();
+  spec.issuer_key = key.get();
+  spec.serial = 1;
+  spec.not_before = absl::FromUnixSeconds(0);
+  spec.not_after = absl::FromUnixSeconds(4102444800);  // 2100-01-01
+  spec.is_ca = true;
+  spec.signature = crypto::SignatureScheme::kRsaPssSha384;
+  ASSERT_OK_AND_ASSIGN(const crypto::Certificate fake_ask, crypto::IssueCertificate(spec));
+
+  std::vector<crypto::Certificate> pool = LoadPool({"sev-snp/trustee-milan-v2-vcek.der"});
+  pool.push_back(fake_ask);
+  EXPECT_THAT(VerifyReport(ReadVector("sev-snp/trustee-milan-v2.bin"), pool,
+                           OptionsAt("2025-06-01T00:00:00Z")),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("RSA-4096")));
 }
 
 TEST(VerifyReportTest, RejectsEmptyPool) {
