@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
@@ -38,6 +39,7 @@ struct ServeFlags {
   CLI::Option* allow_debug = nullptr;
   CLI::Option* max_vmpl = nullptr;
   CLI::Option* collateral_dir = nullptr;
+  std::vector<std::string> trusted_authorities;
   CLI::Option* issuer = nullptr;
   CLI::Option* token_lifetime = nullptr;
   CLI::Option* threads = nullptr;
@@ -84,6 +86,12 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.threads, config.threads, flag_values.threads);
   apply(flags.max_body_bytes, config.max_body_bytes, flag_values.max_body_bytes);
   apply(flags.token_lifetime, config.token_lifetime, absl::Seconds(flags.token_lifetime_seconds));
+
+  for (const std::string& text : flags.trusted_authorities) {
+    VOUCH_ASSIGN_OR_RETURN(server::TrustedAuthorityFile trusted,
+                           server::ParseTrustedAuthority(text));
+    config.trusted_authorities.push_back(std::move(trusted));
+  }
 
   if (flags.admin_token_file_option->count() > 0) {
     absl::StatusOr<std::string> token_hash = server::ReadAdminTokenFile(flags.admin_token_file);
@@ -193,6 +201,9 @@ Runner SetupServe(CLI::App& sub) {
   flags->max_vmpl = sub.add_option("--max-vmpl", flag_values.max_vmpl,
                                    "Highest SEV-SNP VMPL accepted (0-3, default 0)")
                         ->check(CLI::Range(0, 3));
+  sub.add_option("--trust-authority", flags->trusted_authorities,
+                 "Also accept release tokens from another attestation service: "
+                 "ISSUER=JWKS_FILE (repeatable); release policies name ISSUER as authority");
   flags->collateral_dir =
       sub.add_option("--collateral", flag_values.collateral_dir,
                      "Folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) for reports sent "

@@ -101,6 +101,26 @@ absl::Status MergeNumber(const std::string& key, const nlohmann::json& value, Co
   return InvalidArgumentf("config: unknown member {:?}", key);
 }
 
+// MergeTrustedAuthorities reads [{"issuer": URL, "jwks_file": PATH}, ...].
+absl::Status MergeTrustedAuthorities(const nlohmann::json& value, Config& config) {
+  if (!value.is_array()) {
+    return InvalidArgumentf("config: trusted_authorities must be an array of "
+                            "{{\"issuer\", \"jwks_file\"}} objects");
+  }
+  for (const nlohmann::json& entry : value) {
+    if (!entry.is_object() || entry.size() != 2 || !entry.contains("issuer") ||
+        !entry.contains("jwks_file") || !entry["issuer"].is_string() ||
+        !entry["jwks_file"].is_string()) {
+      return InvalidArgumentf("config: each trusted_authorities entry must be "
+                              "{{\"issuer\": URL, \"jwks_file\": PATH}}, not {}",
+                              entry.dump().substr(0, 200));
+    }
+    config.trusted_authorities.push_back(
+        {entry["issuer"].get<std::string>(), entry["jwks_file"].get<std::string>()});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MergeMember(const std::string& key, const nlohmann::json& value, Config& config) {
   for (const StringMember& member : kStringMembers) {
     if (key == member.key) {
@@ -111,6 +131,9 @@ absl::Status MergeMember(const std::string& key, const nlohmann::json& value, Co
     if (key == member.key) {
       return ReadBool(value, key, config.*member.field);
     }
+  }
+  if (key == "trusted_authorities") {
+    return MergeTrustedAuthorities(value, config);
   }
   if (key == "admin_token_file") {
     std::string path;
@@ -215,6 +238,15 @@ absl::Status ValidateConfig(const Config& config) {
     return InvalidArgumentf("config: the I/O timeout must be at least 1s and max connections >= 1");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<TrustedAuthorityFile> ParseTrustedAuthority(std::string_view text) {
+  const size_t equals = text.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == text.size()) {
+    return InvalidArgumentf("--trust-authority {:?}: want ISSUER=JWKS_FILE", text);
+  }
+  return TrustedAuthorityFile{std::string(text.substr(0, equals)),
+                              std::string(text.substr(equals + 1))};
 }
 
 std::string HashAdminToken(std::string_view token) {

@@ -9,6 +9,8 @@
 //   admin_token_sha256    SHA-256 of the admin bearer token, 64 hex digits
 //   admin_token_file      file holding the admin token itself (hashed on load)
 //   issuer                token issuer URL; default http(s)://host:port
+//   trusted_authorities   [{"issuer": URL, "jwks_file": PATH}]: other attestation
+//                         services whose tokens the key broker accepts
 //   token_lifetime_seconds, allow_simulated_snp, allow_debug, max_vmpl,
 //   collateral_dir, threads, max_body_bytes, io_timeout_seconds, max_connections
 #ifndef VOUCH_SERVER_CONFIG_H_
@@ -19,12 +21,21 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/server/http_server.h"
 
 namespace vouch::server {
+
+// TrustedAuthorityFile names another attestation service whose tokens the
+// key broker accepts: its issuer URL (the tokens' "iss") and a file holding
+// its JWKS. Release policies name the issuer as their authority.
+struct TrustedAuthorityFile {
+  std::string issuer;
+  std::string jwks_file;
+};
 
 struct Config {
   std::string listen = "127.0.0.1:8443";
@@ -45,6 +56,8 @@ struct Config {
   uint32_t max_vmpl = 0;
   // Folder of AMD certificates used for reports sent without a chain.
   std::string collateral_dir;
+  // Attestation services trusted besides this one, which is always trusted.
+  std::vector<TrustedAuthorityFile> trusted_authorities;
   int threads = 2;
   size_t max_body_bytes = 1024 * 1024;
   absl::Duration io_timeout = absl::Seconds(10);
@@ -72,6 +85,11 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // from 10 s to 24 h, max_vmpl 0..3, 1..64 threads, and a body limit from
 // 1 KiB to 64 MiB.
 absl::Status ValidateConfig(const Config& config);
+
+// ParseTrustedAuthority reads the --trust-authority value "ISSUER=JWKS_FILE",
+// split at the first '=' (issuer URLs with '=' cannot be given this way; use
+// the config file's "trusted_authorities" member).
+absl::StatusOr<TrustedAuthorityFile> ParseTrustedAuthority(std::string_view text);
 
 // HashAdminToken returns the lower-case hex SHA-256 of `token`.
 std::string HashAdminToken(std::string_view token);

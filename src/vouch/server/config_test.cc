@@ -95,6 +95,36 @@ TEST(MergeConfigJsonTest, RejectsUnknownMembersAndWrongTypes) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(MergeConfigJsonTest, ReadsTrustedAuthorities) {
+  Config config;
+  ASSERT_OK(MergeConfigJson(nlohmann::json::parse(R"({"trusted_authorities": [
+      {"issuer": "https://a.example.test", "jwks_file": "/etc/vouch/a.json"}]})"),
+                            config));
+  ASSERT_EQ(config.trusted_authorities.size(), 1u);
+  EXPECT_EQ(config.trusted_authorities[0].issuer, "https://a.example.test");
+  EXPECT_EQ(config.trusted_authorities[0].jwks_file, "/etc/vouch/a.json");
+
+  for (const char* bad : {R"({"trusted_authorities": {}})",
+                          R"({"trusted_authorities": [{"issuer": "x"}]})",
+                          R"({"trusted_authorities": [{"issuer": 1, "jwks_file": "f"}]})",
+                          R"({"trusted_authorities": [{"issuer": "x", "jwks_file": "f", "y": 1}]})"}) {
+    Config other;
+    EXPECT_THAT(MergeConfigJson(nlohmann::json::parse(bad), other),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("trusted_authorities")))
+        << bad;
+  }
+}
+
+TEST(ParseTrustedAuthorityTest, SplitsAtFirstEquals) {
+  ASSERT_OK_AND_ASSIGN(const TrustedAuthorityFile trusted,
+                       ParseTrustedAuthority("https://a.example.test=/etc/a=b.json"));
+  EXPECT_EQ(trusted.issuer, "https://a.example.test");
+  EXPECT_EQ(trusted.jwks_file, "/etc/a=b.json");
+  for (const char* bad : {"https://a.example.test", "=file", "https://a.example.test="}) {
+    EXPECT_THAT(ParseTrustedAuthority(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+}
+
 TEST(LoadConfigFileTest, ReadsFileAndRejectsInvalidJson) {
   const std::string path = TempPath("config.json");
   ASSERT_OK(WriteFileAtomic(path, AsBytes(R"({"data_dir": "/x", "threads": 4})")));

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/broker/release_request.h"
 #include "vouch/crypto/keys.h"
@@ -87,6 +88,30 @@ absl::StatusOr<HttpResponse> KeyResponse(absl::StatusOr<nlohmann::json> result) 
 
 Service::~Service() = default;
 
+namespace {
+
+// AddTrustedAuthorities reads the JWKS file of each configured authority.
+absl::Status AddTrustedAuthorities(const Config& config,
+                                   std::vector<token::TrustedAuthority>& authorities) {
+  constexpr size_t kMaxJwksBytes = 1 << 20;
+  for (const TrustedAuthorityFile& trusted : config.trusted_authorities) {
+    const std::string context = fmt::format("trusted authority {}", trusted.issuer);
+    absl::StatusOr<Bytes> text = ReadFile(trusted.jwks_file, kMaxJwksBytes);
+    if (!text.ok()) {
+      return Prefix(context, text.status());
+    }
+    absl::StatusOr<nlohmann::json> jwks =
+        policy::ParseStrictJson(ToString(*text), "JWKS file " + trusted.jwks_file);
+    if (!jwks.ok()) {
+      return Prefix(context, jwks.status());
+    }
+    authorities.push_back({trusted.issuer, *std::move(jwks)});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std::string issuer) {
   std::unique_ptr<Service> service(new Service());
   service->config_ = config;
@@ -122,6 +147,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
         token::TokenIssuer::Create(crypto::SslPtr<EVP_PKEY>(shared_key), simulated_options));
     authorities.push_back({service->simulated_issuer_->issuer(), service->simulated_issuer_->Jwks()});
   }
+  VOUCH_RETURN_IF_ERROR(AddTrustedAuthorities(config, authorities));
   VOUCH_ASSIGN_OR_RETURN(service->validator_,
                          token::TokenValidator::Create(std::move(authorities)));
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/broker/release_response.h"
 #include "vouch/crypto/hash.h"
@@ -23,6 +24,7 @@
 #include "vouch/server/attest_request.h"
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
+#include "vouch/token/issuer.h"
 #include "vouch/testing/status_matchers.h"
 
 namespace vouch::server {
@@ -458,6 +460,58 @@ TEST_F(ServiceTest, SigningKeySurvivesRestart) {
   ASSERT_OK(second.status());
   ASSERT_OK_AND_ASSIGN(const ClientResponse after, Call((*second)->port(), "GET", "/certs"));
   EXPECT_EQ(before.Json()["keys"][0]["kid"], after.Json()["keys"][0]["kid"]);
+}
+
+// A key whose policy names another attestation service is released to that
+// service's token once the server is configured to trust it.
+TEST(ServerStartTest, TrustedAuthorityTokenReleasesKey) {
+  const std::string dir = NewDataDir("authority");
+  std::filesystem::create_directories(dir);
+  const std::string other_issuer = "https://attest.example.test";
+  ASSERT_OK_AND_ASSIGN(crypto::SslPtr<EVP_PKEY> other_key, crypto::GenerateEcKey("P-256"));
+  ASSERT_OK_AND_ASSIGN(const token::TokenIssuer other,
+                       token::TokenIssuer::Create(std::move(other_key), {.issuer = other_issuer}));
+  const std::string jwks_file = dir + "-jwks.json";
+  ASSERT_OK(WriteFileAtomic(jwks_file, AsBytes(other.Jwks().dump())));
+
+  Config config = BaseConfig(dir);
+  config.trusted_authorities.push_back({other_issuer, jwks_file});
+  ASSERT_OK_AND_ASSIGN(const std::unique_ptr<Server> server, Server::Start(config));
+
+  const nlohmann::json policy = {
+      {"version", "1.0.0"},
+      {"anyOf",
+       {{{"authority", other_issuer},
+         {"allOf", {{{"claim", "x-ms-attestation-type"}, {"equals", "sevsnpvm"}}}}}}}};
+  const SecretBytes data_key = crypto::RandomSecret(32);
+  ASSERT_OK_AND_ASSIGN(const ClientResponse created,
+                       Call(server->port(), "PUT", "/keys/shared",
+                            CreateKeyBody(policy, &data_key).dump(), AdminHeaders()));
+  ASSERT_EQ(created.status, 200) << created.body;
+
+  nlohmann::json claims = {{"x-ms-attestation-type", "sevsnpvm"},
+                           {"x-ms-runtime", nlohmann::json::parse(TestGuest().runtime_data)}};
+  ASSERT_OK_AND_ASSIGN(const std::string token, other.Issue(std::move(claims), absl::Now()));
+  const nlohmann::json body = {{"target", token}, {"enc", "RSA_AES_KEY_WRAP_256"}};
+  ASSERT_OK_AND_ASSIGN(const ClientResponse released,
+                       Call(server->port(), "POST", "/keys/shared/release", body.dump()));
+  ASSERT_EQ(released.status, 200) << released.body;
+  ASSERT_OK_AND_ASSIGN(const ClientResponse certs, Call(server->port(), "GET", "/certs"));
+  const nlohmann::json broker_jwks = certs.Json();
+  broker::ReleaseVerification verification;
+  verification.broker_jwks = &broker_jwks;
+  ASSERT_OK_AND_ASSIGN(const SecretBytes unwrapped,
+                       broker::UnwrapReleasedKey(released.Json()["value"].get<std::string>(),
+                                                 TestGuest().key.get(), verification));
+  EXPECT_TRUE(unwrapped == data_key);
+}
+
+TEST(ServerStartTest, RejectsUnreadableTrustedAuthority) {
+  Config config = BaseConfig(NewDataDir("authority_missing"));
+  config.trusted_authorities.push_back({"https://attest.example.test", "/nonexistent/jwks.json"});
+  EXPECT_THAT(Server::Start(config),
+              vouch::testing::StatusIs(absl::StatusCode::kNotFound,
+                                       HasSubstr("trusted authority https://attest.example.test")));
 }
 
 TEST(ServerStartTest, RejectsInvalidConfig) {
