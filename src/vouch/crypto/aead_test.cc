@@ -75,7 +75,7 @@ TEST(AesGcmTest, RejectsWrongKeySize) {
 }
 
 TEST(AesGcmTest, OpensKnownAnswer) {
-  // Known answer checked independently with the AESGCM class of Python's
+  // Known-answer vector checked independently with the AESGCM class of Python's
   // cryptography package, laid out as nonce || ciphertext || tag.
   const SecretBytes key(Unhex("31bdadd96698c204aa9ce1448ea94ae1fb4a9a0b3c9d773b51bb1822666b8f22"));
   const Bytes sealed = Unhex(

@@ -9,12 +9,15 @@
 #include "vouch/base/bytes.h"
 #include "vouch/crypto/ecdsa.h"
 #include "vouch/crypto/keys.h"
+#include "vouch/crypto/wycheproof_json.h"
 #include "vouch/testing/vectors.h"
 
 namespace vouch::crypto {
 namespace {
 
 using ::nlohmann::json;
+using wycheproof::HexMember;
+using wycheproof::StringMember;
 
 enum class SignatureForm { kDer, kP1363 };
 
@@ -30,23 +33,6 @@ constexpr WycheproofFile kFiles[] = {
     {"wycheproof/ecdsa_secp384r1_sha384_test.json", HashAlg::kSha384, SignatureForm::kDer},
     {"wycheproof/ecdsa_secp384r1_sha384_p1363_test.json", HashAlg::kSha384, SignatureForm::kP1363},
 };
-
-// HexMember decodes a hex string member, failing the test when it is missing.
-Bytes HexMember(const json& object, const char* name) {
-  const auto it = object.find(name);
-  if (it == object.end() || !it->is_string()) {
-    ADD_FAILURE() << "missing string member " << name;
-    return {};
-  }
-  auto bytes = HexDecode(it->get_ref<const std::string&>());
-  EXPECT_TRUE(bytes.ok()) << name << ": " << bytes.status();
-  return bytes.ok() ? *bytes : Bytes{};
-}
-
-std::string StringMember(const json& object, const char* name) {
-  const auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 TEST(WycheproofEcdsaTest, AllVectors) {
   VOUCH_REQUIRE_VECTORS_OR_SKIP();
