@@ -1,9 +1,9 @@
 // ByteReader: a bounds-checked cursor over untrusted bytes.
 //
 // Every read checks the remaining length first and moves the cursor only on
-// success. Each read takes the field's name, so an error says which field of
-// which structure ran past the end: "snp report: policy at offset 8 needs 8
-// bytes, 4 left".
+// success. Each read takes the field's name, so an error names the structure
+// and the field that ran past the end: "snp report: policy at offset 0x8
+// needs 8 bytes, 4 left".
 #ifndef VOUCH_BASE_BYTE_READER_H_
 #define VOUCH_BASE_BYTE_READER_H_
 

@@ -23,8 +23,8 @@
 // - Comparisons are typed: a string never equals a number or a boolean
 //   ("true" does not match true), strings compare case-sensitively, and a
 //   claim of the wrong type fails the condition, notEquals included.
-// A missing claim fails the condition, as the Azure grammar says, for every
-// operator except {"exists": false}, which asks for exactly that.
+// A missing claim fails the condition, as the Azure grammar specifies, for
+// every operator except {"exists": false}, which requires exactly that.
 #ifndef VOUCH_POLICY_RELEASE_POLICY_H_
 #define VOUCH_POLICY_RELEASE_POLICY_H_
 

@@ -12,7 +12,7 @@ namespace vouch::server {
 // CheckAdminBearer checks "Authorization: Bearer <token>" on `request`
 // against `admin_token_sha256` (64 lower-case hex digits). The SHA-256 of
 // the presented token is compared in constant time, so the configuration
-// never holds the token itself. Returns Unauthenticated when the header is
+// never contains the token itself. Returns Unauthenticated when the header is
 // missing or malformed, the token does not match, or no admin token is
 // configured (empty hash).
 absl::Status CheckAdminBearer(const HttpRequest& request, std::string_view admin_token_sha256);

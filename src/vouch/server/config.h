@@ -1,8 +1,8 @@
 // Configuration of `vouch serve`: defaults, a JSON config file, and the
 // checks that run before the server starts.
 //
-// The config file is a JSON object with these optional members (unknown
-// members are rejected so a misspelt security setting cannot be ignored):
+// The config file is a JSON object with these optional members. Unknown
+// members are rejected, so a misspelt security setting is never ignored.
 //   listen                "127.0.0.1:8443" or "[::1]:8443"
 //   data_dir              folder for vouch.db, root.key and simulated-snp/
 //   tls_cert, tls_key     PEM files; both or neither
@@ -70,7 +70,7 @@ struct ListenAddress {
 };
 
 // ParseListenAddress reads "host:port", with IPv6 hosts in brackets
-// ("[::1]:8443"). Port 0 asks the system for a free port.
+// ("[::1]:8443"). Port 0 lets the system pick a free port.
 absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
 
 // MergeConfigJson sets the members of `config` present in `json`, which
@@ -80,10 +80,10 @@ absl::Status MergeConfigJson(const nlohmann::json& json, Config& config);
 // LoadConfigFile reads a JSON config file over the defaults of Config.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
-// ValidateConfig checks ranges and formats: a data folder, a parsable listen
-// address, a 64-digit hex admin hash, TLS files in pairs, a token lifetime
-// from 10 s to 24 h, max_vmpl 0..3, 1..64 threads, and a body limit from
-// 1 KiB to 64 MiB.
+// ValidateConfig checks ranges and formats. It requires a data folder, a
+// parsable listen address, a 64-digit hex admin hash and TLS files in pairs.
+// The token lifetime must be 10 s to 24 h, max_vmpl 0..3, threads 1..64, and
+// the body limit 1 KiB to 64 MiB.
 absl::Status ValidateConfig(const Config& config);
 
 // ParseTrustedAuthority reads the --trust-authority value "ISSUER=JWKS_FILE",
@@ -101,7 +101,7 @@ absl::StatusOr<std::string> ReadAdminTokenFile(const std::string& path);
 // ToHttpServerOptions derives the transport options from `config`.
 absl::StatusOr<HttpServerOptions> ToHttpServerOptions(const Config& config);
 
-// DescribeConfig returns a one-line summary for the start-up log. It says
+// DescribeConfig returns a one-line summary for the start-up log. It shows
 // whether an admin token is set but never prints its hash.
 std::string DescribeConfig(const Config& config);
 

@@ -73,7 +73,7 @@ struct ServerState {
 // must respond with 400 and close the connection. Beast reads such a request as
 // having an empty body (or the Content-Length body), so a body could be read
 // as a second, smuggled request. The server decodes no other coding, so
-// anything but exactly "chunked" is rejected. RFC 9112 section 6.1 also says
+// anything but exactly "chunked" is rejected. RFC 9112 section 6.1 also states
 // a Transfer-Encoding in an HTTP/1.0 message means faulty framing.
 //
 // Authorization is not a list field (RFC 9110 section 11.6.2), so more than

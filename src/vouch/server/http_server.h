@@ -2,7 +2,7 @@
 // request to a Router.
 //
 // Connections are served with asynchronous operations on a small pool of
-// threads; each connection has its own strand, so a slow client holds a
+// threads. Each connection has its own strand, so a slow client occupies a
 // socket but never a thread. Every read and write has a deadline
 // (`io_timeout`), the request header and body have size limits (431 and 413),
 // and connections beyond `max_connections` are closed when accepted. A
