@@ -4,7 +4,10 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo clean
+FUZZ_SECONDS ?= 60
+PREFIX ?= /usr/local
+
+.PHONY: all deps configure build test demo fuzz test-sanitize install clean
 
 all: build
 
@@ -23,5 +26,30 @@ test: build
 demo: build
 	scripts/demo.sh $(BUILD)/src/vouch/cli/vouch
 
+# Runs every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan, UBSan).
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B build-asan -G Ninja -DVOUCH_SANITIZE=address,undefined
+	cmake --build build-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+# Installs the binary, the boot unlock unit, the initramfs-tools hook and the
+# dracut module (docs/boot-unlock.md). The unit and hooks call
+# /usr/local/bin/vouch; with another PREFIX, edit that path in them.
+install: build
+	install -D -m 0755 $(BUILD)/src/vouch/cli/vouch $(DESTDIR)$(PREFIX)/bin/vouch
+	install -D -m 0644 deploy/systemd/vouch-unlock@.service $(DESTDIR)/etc/systemd/system/vouch-unlock@.service
+	install -d -m 0700 $(DESTDIR)/etc/vouch/unlock
+	install -D -m 0644 deploy/config/unlock.conf.example $(DESTDIR)$(PREFIX)/share/doc/vouch/unlock.conf.example
+	install -D -m 0644 docs/boot-unlock.md $(DESTDIR)$(PREFIX)/share/doc/vouch/boot-unlock.md
+	install -D -m 0755 deploy/initramfs-tools/hooks/vouch $(DESTDIR)/etc/initramfs-tools/hooks/vouch
+	install -D -m 0755 deploy/initramfs-tools/scripts/local-top/vouch $(DESTDIR)/etc/initramfs-tools/scripts/local-top/vouch
+	install -D -m 0755 deploy/dracut/90vouch/module-setup.sh $(DESTDIR)/usr/lib/dracut/modules.d/90vouch/module-setup.sh
+	install -D -m 0755 deploy/dracut/90vouch/vouch-unlock.sh $(DESTDIR)/usr/lib/dracut/modules.d/90vouch/vouch-unlock.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-fuzz

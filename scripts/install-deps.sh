@@ -10,6 +10,11 @@ packages=(
   libcryptsetup-dev cryptsetup-bin libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl openssl
+  softhsm2 opensc
+  swtpm swtpm-tools libtss2-dev tpm2-tools
+  libpq-dev postgresql
+  clang libfuzzer-14-dev libclang-rt-14-dev
+  wrk systemd
 )
 
 missing=()

@@ -124,6 +124,22 @@ absl::StatusOr<std::string> BuildSnpAttestRequest(const Evidence& evidence,
   return request.dump();
 }
 
+absl::StatusOr<std::string> BuildTdxAttestRequest(const Evidence& evidence,
+                                                  std::string_view runtime_data,
+                                                  const std::optional<std::string>& nonce) {
+  if (evidence.kind != "tdx") {
+    return InvalidArgumentf("attest request: evidence kind {}, want tdx", evidence.kind);
+  }
+  json request = {
+      {"quote", Base64UrlEncode(evidence.report)},
+      {"runtimeData", {{"data", Base64UrlEncode(AsBytes(runtime_data))}, {"dataType", "JSON"}}},
+  };
+  if (nonce.has_value()) {
+    request["nonce"] = *nonce;
+  }
+  return request.dump();
+}
+
 absl::StatusOr<TokenSummary> SummarizeToken(std::string_view jwt) {
   const size_t dot1 = jwt.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
@@ -159,9 +175,11 @@ AttestClient::AttestClient(std::string server_url, const HttpClient& http)
 absl::StatusOr<std::string> AttestClient::Attest(const Evidence& evidence,
                                                  std::string_view runtime_data,
                                                  const std::optional<std::string>& nonce) const {
+  const bool tdx = evidence.kind == "tdx";
   VOUCH_ASSIGN_OR_RETURN(const std::string body,
-                         BuildSnpAttestRequest(evidence, runtime_data, nonce));
-  const std::string url = server_url_ + "/attest/SevSnpVm";
+                         tdx ? BuildTdxAttestRequest(evidence, runtime_data, nonce)
+                             : BuildSnpAttestRequest(evidence, runtime_data, nonce));
+  const std::string url = server_url_ + (tdx ? "/attest/TdxVm" : "/attest/SevSnpVm");
   VOUCH_ASSIGN_OR_RETURN(const HttpResponse response, http_.PostJson(url, body));
   if (response.status != 200) {
     return ErrorFromResponse("POST", url, response);

@@ -49,6 +49,13 @@ absl::StatusOr<std::string> BuildSnpAttestRequest(const Evidence& evidence,
                                                   std::string_view runtime_data,
                                                   const std::optional<std::string>& nonce);
 
+// BuildTdxAttestRequest returns the JSON body of POST /attest/TdxVm for
+// evidence of kind "tdx" (a DCAP quote): {"quote": base64url(quote),
+// "runtimeData": {"data": ..., "dataType": "JSON"}, "nonce": ...}.
+absl::StatusOr<std::string> BuildTdxAttestRequest(const Evidence& evidence,
+                                                  std::string_view runtime_data,
+                                                  const std::optional<std::string>& nonce);
+
 // TokenSummary contains the claims of an attestation token that the agent
 // prints. They are read without checking the signature: the token goes
 // back to the server that issued it, which checks it.
@@ -74,7 +81,8 @@ class AttestClient {
 
   const std::string& server_url() const { return server_url_; }
 
-  // Attest sends the evidence and runtime data and returns the token.
+  // Attest sends the evidence and runtime data and returns the token: kind
+  // "snp" to /attest/SevSnpVm, kind "tdx" to /attest/TdxVm.
   absl::StatusOr<std::string> Attest(const Evidence& evidence, std::string_view runtime_data,
                                      const std::optional<std::string>& nonce) const;
 

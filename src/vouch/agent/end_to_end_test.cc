@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "vouch/agent/luks.h"
 #include "vouch/agent/test_support.h"
 
 namespace vouch::agent {
@@ -181,8 +182,118 @@ TEST_F(EndToEndTest, KeyOfOtherVolumeFailsAtUnlock) {
 
   const CommandResult unlocked = Unlock("first", second);
   EXPECT_EQ(unlocked.exit_code, 1) << unlocked.output;
-  EXPECT_THAT(unlocked.output, HasSubstr("vouch unlock: unlock: luks2: " + second +
-                                         ": the key did not open any keyslot"));
+  // `keys create --format-luks` tags each key with its volume's UUID, so the
+  // swap is caught by the header check before any keyslot is tried.
+  EXPECT_THAT(unlocked.output, HasSubstr("vouch unlock: unlock: luks2: " + second + ": volume UUID "));
+  EXPECT_THAT(unlocked.output, HasSubstr("the disk or its header was replaced"));
+}
+
+TEST_F(EndToEndTest, UnlockChecksVolumeUuid) {
+  const std::string image = dir_.File("uuid.img");
+  const std::string policy = WritePolicy("uuid", R"({"claim":"x-ms-sevsnpvm-vmpl","equals":0})");
+  ASSERT_EQ(CreateKey("uuid", policy, image).exit_code, 0);
+  absl::StatusOr<Luks2Header> header = ReadLuks2Header(image);
+  ASSERT_TRUE(header.ok()) << header.status();
+
+  CommandResult unlocked = RunCommand(
+      {kVouch, "unlock", "--server", url_, "--key", "uuid", "--volume", image, "--platform",
+       "simulated-snp", "--data-dir", dir_.File("data"), "--volume-uuid", header->uuid},
+      dir_.File("unlock-uuid.log"));
+  ASSERT_EQ(unlocked.exit_code, 0) << unlocked.output;
+  EXPECT_THAT(unlocked.output, HasSubstr("header checked, volume UUID " + header->uuid));
+
+  unlocked = RunCommand({kVouch, "unlock", "--server", url_, "--key", "uuid", "--volume", image,
+                         "--platform", "simulated-snp", "--data-dir", dir_.File("data"),
+                         "--volume-uuid", "11111111-2222-3333-4444-555555555555"},
+                        dir_.File("unlock-uuid-wrong.log"));
+  EXPECT_EQ(unlocked.exit_code, 1) << unlocked.output;
+  EXPECT_THAT(unlocked.output, HasSubstr("the key's tag luks2-uuid names volume " + header->uuid));
+
+  // Without --volume-uuid the UUID in the key's signed tags is checked.
+  unlocked = RunCommand({kVouch, "unlock", "--server", url_, "--key", "uuid", "--volume", image,
+                         "--platform", "simulated-snp", "--data-dir", dir_.File("data")},
+                        dir_.File("unlock-uuid-tag.log"));
+  ASSERT_EQ(unlocked.exit_code, 0) << unlocked.output;
+  EXPECT_THAT(unlocked.output, HasSubstr("header checked, volume UUID " + header->uuid));
+
+  unlocked = RunCommand({kVouch, "unlock", "--server", url_, "--key", "uuid", "--volume", image,
+                         "--platform", "simulated-snp", "--data-dir", dir_.File("data"),
+                         "--volume-uuid", ""},
+                        dir_.File("unlock-uuid-empty.log"));
+  EXPECT_EQ(unlocked.exit_code, 2) << unlocked.output;
+  EXPECT_THAT(unlocked.output, HasSubstr("--volume-uuid \"\""));
+}
+
+TEST_F(EndToEndTest, UnlockRetriesThenGivesUp) {
+  const std::string image = dir_.File("retry.img");
+  const std::string policy = WritePolicy("retry", R"({"claim":"x-ms-sevsnpvm-vmpl","equals":0})");
+  ASSERT_EQ(CreateKey("retry", policy, image).exit_code, 0);
+  // Port 1 on loopback: nothing listens, so every attempt is refused.
+  const CommandResult unlocked = RunCommand(
+      {kVouch, "unlock", "--server", "http://127.0.0.1:1", "--key", "retry", "--volume", image,
+       "--platform", "simulated-snp", "--data-dir", dir_.File("data"), "--retry-for", "2s"},
+      dir_.File("unlock-retry.log"));
+  EXPECT_EQ(unlocked.exit_code, 1) << unlocked.output;
+  EXPECT_THAT(unlocked.output, HasSubstr("retry: attempt 1 failed"));
+  EXPECT_THAT(unlocked.output, HasSubstr("vouch unlock: gave up after "));
+}
+
+TEST_F(EndToEndTest, SealThenUnsealThroughServer) {
+  const std::string policy = WritePolicy("files", R"({"claim":"x-ms-sevsnpvm-vmpl","equals":0})");
+  const CommandResult created = RunCommand(
+      {kVouch, "keys", "create", "files", "--server", url_, "--policy", policy,
+       "--admin-token-file", dir_.File("admin-token")},
+      dir_.File("keys-files.log"));
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+
+  const std::string plain = dir_.File("plain.txt");
+  const std::string sealed = dir_.File("plain.txt.vseal");
+  const std::string opened = dir_.File("opened.txt");
+  WriteText(plain, "api token: 0123456789\n");
+  const std::vector<std::string> common = {"--server", url_, "--platform", "simulated-snp",
+                                           "--data-dir", dir_.File("data")};
+
+  std::vector<std::string> seal = {kVouch, "seal", "--key", "files", plain, sealed};
+  seal.insert(seal.end(), common.begin(), common.end());
+  const CommandResult sealed_run = RunCommand(seal, dir_.File("seal.log"));
+  ASSERT_EQ(sealed_run.exit_code, 0) << sealed_run.output;
+  EXPECT_THAT(sealed_run.output, HasSubstr("sealed 22 bytes with key files version "));
+  const std::string sealed_text = ReadText(sealed);
+  EXPECT_EQ(sealed_text.substr(0, 5), "VSEAL");
+  EXPECT_EQ(sealed_text.find("api token"), std::string::npos);
+
+  std::vector<std::string> unseal = {kVouch, "unseal", sealed, opened};
+  unseal.insert(unseal.end(), common.begin(), common.end());
+  const CommandResult unsealed_run = RunCommand(unseal, dir_.File("unseal.log"));
+  ASSERT_EQ(unsealed_run.exit_code, 0) << unsealed_run.output;
+  EXPECT_EQ(ReadText(opened), "api token: 0123456789\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(opened.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A changed byte in the content makes unseal fail and write nothing.
+  std::string tampered = sealed_text;
+  tampered[tampered.size() - 20] ^= 0x01;
+  WriteText(sealed, tampered);
+  std::vector<std::string> unseal_bad = {kVouch, "unseal", sealed, dir_.File("bad.txt")};
+  unseal_bad.insert(unseal_bad.end(), common.begin(), common.end());
+  const CommandResult bad = RunCommand(unseal_bad, dir_.File("unseal-bad.log"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("content or header was modified"));
+  EXPECT_NE(::stat(dir_.File("bad.txt").c_str(), &st), 0);
+}
+
+TEST_F(EndToEndTest, CheckAttestsWithSimulatedEvidence) {
+  const CommandResult checked =
+      RunCommand({kVouch, "check", "--platform", "simulated-snp", "--data-dir", dir_.File("data"),
+                  "--server", url_, "--json"},
+                 dir_.File("check.log"));
+  // Simulated evidence on a machine without a TEE: the attestation works,
+  // but the VM is not confidential.
+  EXPECT_EQ(checked.exit_code, 1) << checked.output;
+  EXPECT_THAT(checked.output, HasSubstr("\"confidential\": false"));
+  EXPECT_THAT(checked.output, HasSubstr("\"x-vouch-simulated\": true"));
+  EXPECT_THAT(checked.output, HasSubstr("token issued by " + url_));
 }
 
 }  // namespace

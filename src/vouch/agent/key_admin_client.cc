@@ -41,7 +41,8 @@ std::string TrimTrailingSlashes(std::string url) {
 
 absl::StatusOr<SecretBytes> BuildCreateKeyRequest(const nlohmann::json& release_policy,
                                                   int key_size_bits,
-                                                  const SecretBytes* import_key) {
+                                                  const SecretBytes* import_key,
+                                                  const nlohmann::json& tags) {
   if (!release_policy.is_object()) {
     return InvalidArgumentf("release policy: want a JSON object");
   }
@@ -59,6 +60,9 @@ absl::StatusOr<SecretBytes> BuildCreateKeyRequest(const nlohmann::json& release_
       {"attributes", {{"exportable", true}}},
       {"release_policy", release_policy},
   };
+  if (tags.is_object() && !tags.empty()) {
+    body["tags"] = tags;
+  }
   if (import_key != nullptr) {
     body["key"] = {{"kty", "oct"}, {"k", Base64UrlEncode(import_key->Expose())}};
   }
@@ -109,6 +113,28 @@ absl::StatusOr<nlohmann::json> KeyAdminClient::GetKey(std::string_view name,
                               : fmt::format("{}/keys/{}/{}", server_url_, name, version);
   VOUCH_ASSIGN_OR_RETURN(const HttpResponse response, http_.Get(url, AuthHeaders()));
   return MetadataFromResponse("GET", url, response);
+}
+
+absl::StatusOr<nlohmann::json> KeyAdminClient::Call(std::string_view method,
+                                                    std::string_view path,
+                                                    std::string_view json_body) const {
+  if (path.empty() || path.front() != '/') {
+    return InvalidArgumentf("{} {}: path must start with '/'", method, path);
+  }
+  const std::string url = server_url_ + std::string(path);
+  absl::StatusOr<HttpResponse> response = InvalidArgumentf("{} {}: unsupported method", method, url);
+  if (method == "POST") {
+    response = http_.PostJson(url, json_body.empty() ? "{}" : json_body, AuthHeaders());
+  } else if (method == "PUT") {
+    response = http_.PutJson(url, json_body.empty() ? "{}" : json_body, AuthHeaders());
+  } else if (method == "GET" || method == "DELETE") {
+    response = http_.Send(method, url, "", AuthHeaders());
+  }
+  VOUCH_RETURN_IF_ERROR(response.status());
+  if (response->status == 204) {
+    return nlohmann::json();
+  }
+  return MetadataFromResponse(method, url, *response);
 }
 
 }  // namespace vouch::agent

@@ -17,9 +17,11 @@ namespace vouch::agent {
 // BuildCreateKeyRequest returns the body of PUT /keys/<name>. Without
 // `import_key` the server generates a key of `key_size_bits`; with it, the
 // body carries {"kty": "oct", "k": base64url(key)} and its size. The result
-// is a SecretBytes because it may hold the key.
+// is a SecretBytes because it may hold the key. `tags`, when it is a
+// non-empty JSON object, becomes the key's tags (for example kLuksUuidTag).
 absl::StatusOr<SecretBytes> BuildCreateKeyRequest(const nlohmann::json& release_policy,
-                                                  int key_size_bits, const SecretBytes* import_key);
+                                                  int key_size_bits, const SecretBytes* import_key,
+                                                  const nlohmann::json& tags = nlohmann::json());
 
 class KeyAdminClient {
  public:
@@ -34,6 +36,13 @@ class KeyAdminClient {
   // GetKey returns the metadata of `version`, or of the latest version when
   // `version` is empty.
   absl::StatusOr<nlohmann::json> GetKey(std::string_view name, std::string_view version) const;
+
+  // Call sends `method` ("GET", "POST", "PUT" or "DELETE") to `path` (which
+  // starts with '/', query string included) with `json_body` (sent only for
+  // POST and PUT), and returns the response's JSON: null for 204, an error
+  // naming the server's message for other statuses than 200 and 201.
+  absl::StatusOr<nlohmann::json> Call(std::string_view method, std::string_view path,
+                                      std::string_view json_body = "") const;
 
  private:
   HttpHeaders AuthHeaders() const;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -106,7 +107,74 @@ absl::StatusOr<int> CheckKey(crypt_device* cd, const std::string& path, const Se
   return r;
 }
 
+// ReadHeader reads the fields that CheckLuks2Header compares from a loaded
+// context.
+Luks2Header ReadHeader(crypt_device* cd) {
+  Luks2Header header;
+  const char* uuid = crypt_get_uuid(cd);
+  const char* cipher = crypt_get_cipher(cd);
+  const char* mode = crypt_get_cipher_mode(cd);
+  header.uuid = uuid != nullptr ? uuid : "";
+  header.cipher = cipher != nullptr ? cipher : "";
+  header.cipher_mode = mode != nullptr ? mode : "";
+  header.volume_key_bytes = crypt_get_volume_key_size(cd);
+  const int max_slots = crypt_keyslot_max(CRYPT_LUKS2);
+  for (int slot = 0; slot < max_slots; ++slot) {
+    const crypt_keyslot_info info = crypt_keyslot_status(cd, slot);
+    if (info == CRYPT_SLOT_ACTIVE || info == CRYPT_SLOT_ACTIVE_LAST || info == CRYPT_SLOT_UNBOUND) {
+      header.keyslots.push_back(slot);
+    }
+  }
+  // LUKS2 has at most 32 tokens (LUKS2_TOKENS_MAX in libcryptsetup).
+  for (int token = 0; token < 32; ++token) {
+    const crypt_token_info info = crypt_token_status(cd, token, nullptr);
+    if (info != CRYPT_TOKEN_INACTIVE && info != CRYPT_TOKEN_INVALID) {
+      header.tokens.push_back(token);
+    }
+  }
+  return header;
+}
+
 }  // namespace
+
+absl::StatusOr<Luks2Header> ReadLuks2Header(const std::string& device_path) {
+  VOUCH_ASSIGN_OR_RETURN(CryptDevice cd, LoadLuks2(device_path));
+  return ReadHeader(cd.get());
+}
+
+absl::Status CheckLuks2Header(const std::string& device_path, const Luks2Header& header,
+                              const Luks2Expectations& expected) {
+  if (header.cipher != expected.cipher || header.cipher_mode != expected.cipher_mode) {
+    return FailedPreconditionf(
+        "luks2: {}: cipher {}-{}, want {}-{}; the header is not the one vouch formatted",
+        device_path, header.cipher, header.cipher_mode, expected.cipher, expected.cipher_mode);
+  }
+  if (header.volume_key_bytes != expected.volume_key_bytes) {
+    return FailedPreconditionf("luks2: {}: volume key of {} bits, want {}", device_path,
+                               header.volume_key_bytes * 8, expected.volume_key_bytes * 8);
+  }
+  for (const int slot : header.keyslots) {
+    if (std::find(expected.allowed_keyslots.begin(), expected.allowed_keyslots.end(), slot) ==
+        expected.allowed_keyslots.end()) {
+      return FailedPreconditionf(
+          "luks2: {}: unexpected keyslot {} is in use; someone else may hold a passphrase for "
+          "this volume (remove it with `cryptsetup luksKillSlot` if you added it)",
+          device_path, slot);
+    }
+  }
+  if (!expected.allow_tokens && !header.tokens.empty()) {
+    return FailedPreconditionf(
+        "luks2: {}: unexpected token {} in the header; tokens let other tools unlock the volume",
+        device_path, header.tokens.front());
+  }
+  if (!expected.uuid.empty() && header.uuid != expected.uuid) {
+    return FailedPreconditionf(
+        "luks2: {}: volume UUID {}, but the key is for volume {}; the disk or its header was "
+        "replaced",
+        device_path, header.uuid, expected.uuid);
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CreateImageFile(const std::string& path, uint64_t size_bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -165,8 +233,10 @@ absl::Status FormatLuks2(const std::string& device_path, const SecretBytes& key)
 }
 
 absl::StatusOr<OpenResult> OpenLuks2(const std::string& device_path, const SecretBytes& key,
-                                     const std::string& mapped_name) {
+                                     const std::string& mapped_name,
+                                     const Luks2Expectations& expected) {
   VOUCH_ASSIGN_OR_RETURN(CryptDevice cd, LoadLuks2(device_path));
+  VOUCH_RETURN_IF_ERROR(CheckLuks2Header(device_path, ReadHeader(cd.get()), expected));
 
   OpenResult result;
   if (mapped_name.empty()) {

@@ -2,8 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <libcryptsetup.h>
 #include <sys/stat.h>
 
+#include <cstring>
+#include <fstream>
 #include <string>
 
 #include "vouch/agent/test_support.h"
@@ -127,6 +130,150 @@ TEST(Luks2Test, ShortKeyRejectedAtFormat) {
   ASSERT_OK(CreateImageFile(image, kImageBytes));
   EXPECT_THAT(FormatLuks2(image, SecretBytes(8)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("too short")));
+}
+
+// Header checks run on real LUKS2 images made with libcryptsetup.
+
+struct CryptFree {
+  void operator()(crypt_device* cd) const { crypt_free(cd); }
+};
+using TestCryptDevice = std::unique_ptr<crypt_device, CryptFree>;
+
+TestCryptDevice LoadForTest(const std::string& image) {
+  crypt_device* cd = nullptr;
+  EXPECT_EQ(crypt_init(&cd, image.c_str()), 0);
+  EXPECT_EQ(crypt_load(cd, CRYPT_LUKS2, nullptr), 0);
+  return TestCryptDevice(cd);
+}
+
+void UseFastPbkdf(crypt_device* cd) {
+  crypt_pbkdf_type pbkdf{};
+  pbkdf.type = CRYPT_KDF_PBKDF2;
+  pbkdf.hash = "sha256";
+  pbkdf.iterations = 1000;
+  pbkdf.flags = CRYPT_PBKDF_NO_BENCHMARK;
+  EXPECT_EQ(crypt_set_pbkdf_type(cd, &pbkdf), 0);
+}
+
+// FormatWithCipher formats like FormatLuks2 but with another cipher.
+void FormatWithCipher(const std::string& image, const char* cipher, const char* mode,
+                      size_t key_bytes, const SecretBytes& key) {
+  crypt_device* raw = nullptr;
+  ASSERT_EQ(crypt_init(&raw, image.c_str()), 0);
+  TestCryptDevice cd(raw);
+  UseFastPbkdf(cd.get());
+  crypt_params_luks2 params{};
+  params.sector_size = 512;
+  ASSERT_EQ(crypt_format(cd.get(), CRYPT_LUKS2, cipher, mode, nullptr, nullptr, key_bytes, &params),
+            0);
+  const ByteSpan bytes = key.Expose();
+  ASSERT_EQ(crypt_keyslot_add_by_volume_key(cd.get(), 0, nullptr, 0,
+                                            reinterpret_cast<const char*>(bytes.data()),
+                                            bytes.size()),
+            0);
+}
+
+std::string MakeImage(const ScopedTempDir& dir, const std::string& name, uint8_t key_fill) {
+  const std::string image = dir.File(name);
+  EXPECT_OK(CreateImageFile(image, kImageBytes));
+  EXPECT_OK(FormatLuks2(image, TestKey(key_fill)));
+  return image;
+}
+
+TEST(Luks2HeaderTest, FormattedImagePassesWithItsUuid) {
+  ScopedTempDir dir;
+  const std::string image = MakeImage(dir, "disk.img", 1);
+  ASSERT_OK_AND_ASSIGN(const Luks2Header header, ReadLuks2Header(image));
+  EXPECT_EQ(header.cipher, "aes");
+  EXPECT_EQ(header.cipher_mode, "xts-plain64");
+  EXPECT_EQ(header.volume_key_bytes, 64);
+  EXPECT_EQ(header.keyslots, std::vector<int>{0});
+  EXPECT_TRUE(header.tokens.empty());
+  EXPECT_EQ(header.uuid.size(), 36u);
+
+  Luks2Expectations expected;
+  expected.uuid = header.uuid;
+  ASSERT_OK_AND_ASSIGN(const OpenResult result, OpenLuks2(image, TestKey(1), "", expected));
+  EXPECT_EQ(result.keyslot, 0);
+}
+
+TEST(Luks2HeaderTest, SwappedHeaderRejectedByUuid) {
+  ScopedTempDir dir;
+  const std::string image = MakeImage(dir, "disk.img", 1);
+  const std::string other = MakeImage(dir, "other.img", 1);  // Same key, other volume.
+  ASSERT_OK_AND_ASSIGN(const Luks2Header original, ReadLuks2Header(image));
+
+  // Copy the other image's whole header area (up to the data offset) over
+  // this image, as a host that swaps headers would.
+  uint64_t header_bytes = 0;
+  {
+    TestCryptDevice cd = LoadForTest(other);
+    header_bytes = crypt_get_data_offset(cd.get()) * 512;
+  }
+  ASSERT_GT(header_bytes, 0u);
+  ASSERT_OK_AND_ASSIGN(const Bytes other_bytes, ReadFile(other, kImageBytes));
+  {
+    std::fstream out(image, std::ios::in | std::ios::out | std::ios::binary);
+    out.write(reinterpret_cast<const char*>(other_bytes.data()),
+              static_cast<std::streamsize>(header_bytes));
+  }
+
+  Luks2Expectations expected;
+  expected.uuid = original.uuid;
+  EXPECT_THAT(OpenLuks2(image, TestKey(1), "", expected),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("but the key is for volume " + original.uuid)));
+}
+
+TEST(Luks2HeaderTest, AddedKeyslotRejected) {
+  ScopedTempDir dir;
+  const std::string image = MakeImage(dir, "disk.img", 1);
+  {
+    TestCryptDevice cd = LoadForTest(image);
+    UseFastPbkdf(cd.get());
+    const SecretBytes key = TestKey(1);
+    const ByteSpan bytes = key.Expose();
+    ASSERT_EQ(crypt_keyslot_add_by_passphrase(cd.get(), 1,
+                                              reinterpret_cast<const char*>(bytes.data()),
+                                              bytes.size(), "attacker", 8),
+              1);
+  }
+  EXPECT_THAT(OpenLuks2(image, TestKey(1), ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("unexpected keyslot 1 is in use")));
+}
+
+TEST(Luks2HeaderTest, WrongCipherRejected) {
+  ScopedTempDir dir;
+  const std::string image = dir.File("cbc.img");
+  ASSERT_OK(CreateImageFile(image, kImageBytes));
+  FormatWithCipher(image, "aes", "cbc-essiv:sha256", 32, TestKey(1));
+  EXPECT_THAT(OpenLuks2(image, TestKey(1), ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cipher aes-cbc-essiv:sha256, want aes-xts-plain64")));
+}
+
+TEST(Luks2HeaderTest, ShortVolumeKeyRejected) {
+  ScopedTempDir dir;
+  const std::string image = dir.File("xts256.img");
+  ASSERT_OK(CreateImageFile(image, kImageBytes));
+  FormatWithCipher(image, "aes", "xts-plain64", 32, TestKey(1));
+  EXPECT_THAT(OpenLuks2(image, TestKey(1), ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("volume key of 256 bits, want 512")));
+}
+
+TEST(Luks2HeaderTest, TokenRejected) {
+  ScopedTempDir dir;
+  const std::string image = MakeImage(dir, "disk.img", 1);
+  {
+    TestCryptDevice cd = LoadForTest(image);
+    ASSERT_EQ(crypt_token_json_set(cd.get(), CRYPT_ANY_TOKEN,
+                                   R"({"type":"vouch-test","keyslots":[]})"),
+              0);
+  }
+  EXPECT_THAT(OpenLuks2(image, TestKey(1), ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("unexpected token 0")));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -54,7 +55,8 @@ TEST(OpenPlatformTest, UnknownNameListsKnownNames) {
   ScopedTempDir dir;
   EXPECT_THAT(OpenPlatform("sgx", OptionsIn(dir)),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("unknown platform, want one of: auto, simulated-snp")));
+                       HasSubstr("unknown platform, want one of: auto, configfs-tsm, sev-guest, "
+                                 "tdx-guest, azure-cvm, simulated-snp")));
 }
 
 TEST(OpenPlatformTest, AutoWithoutGuestInterfaceNamesMissingPaths) {
@@ -78,18 +80,50 @@ TEST_F(SimulatedPlatformTest, AutoNeverPicksSimulated) {
   EXPECT_THAT(OpenPlatform("auto", options), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST(OpenPlatformTest, AutoReportsFoundInterfaceWithoutProvider) {
+void Touch(const std::string& path) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+}
+
+TEST(OpenPlatformTest, AutoPicksSevGuestDevice) {
   ScopedTempDir dir;
   const PlatformOptions options = OptionsIn(dir);
-  std::filesystem::create_directories(options.root + "/dev");
-  {
-    std::FILE* f = std::fopen((options.root + "/dev/sev-guest").c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::fclose(f);
-  }
-  EXPECT_THAT(OpenPlatform("auto", options),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("sev-guest evidence provider is not built yet")));
+  Touch(options.root + "/dev/sev-guest");
+  Touch(options.root + "/dev/tdx_guest");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Platform> platform, OpenPlatform("auto", options));
+  EXPECT_EQ(platform->Name(), "sev-guest");
+  // A regular file takes no ioctls: the error names the request and errno.
+  EXPECT_THAT(platform->GetEvidence(TestReportData()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("SNP_GET_EXT_REPORT")));
+}
+
+TEST(OpenPlatformTest, AutoPrefersConfigfsTsm) {
+  ScopedTempDir dir;
+  const PlatformOptions options = OptionsIn(dir);
+  Touch(options.root + "/dev/sev-guest");
+  std::filesystem::create_directories(options.root + "/sys/kernel/config/tsm/report");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Platform> platform, OpenPlatform("auto", options));
+  EXPECT_EQ(platform->Name(), "configfs-tsm");
+}
+
+TEST(OpenPlatformTest, AutoFallsBackToTdxGuest) {
+  ScopedTempDir dir;
+  const PlatformOptions options = OptionsIn(dir);
+  Touch(options.root + "/dev/tdx_guest");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Platform> platform, OpenPlatform("auto", options));
+  EXPECT_EQ(platform->Name(), "tdx-guest");
+  EXPECT_THAT(platform->GetEvidence(TestReportData()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("needs configfs-tsm")));
+}
+
+TEST(OpenPlatformTest, NamedProviderWithoutInterfaceIsNotFound) {
+  ScopedTempDir dir;
+  const PlatformOptions options = OptionsIn(dir);
+  EXPECT_THAT(OpenPlatform("sev-guest", options), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(OpenPlatform("tdx-guest", options), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(OpenPlatform("configfs-tsm", options), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(SimulatedPlatformTest, EvidenceVerifiesWithSimulatedRoot) {

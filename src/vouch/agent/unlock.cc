@@ -1,5 +1,6 @@
 #include "vouch/agent/unlock.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "vouch/base/status.h"
 #include "vouch/base/time.h"
 #include "vouch/broker/release_response.h"
+#include "vouch/crypto/jws.h"
 #include "vouch/crypto/keys.h"
 #include "vouch/crypto/ssl_ptr.h"
 
@@ -25,6 +27,43 @@ std::string DescribeEvidence(const Platform& platform, const Evidence& evidence)
   return fmt::format("{} {} report of {} bytes with {} certificates{}", platform.Name(),
                      evidence.kind, evidence.report.size(), evidence.certificates.size(),
                      evidence.simulated ? " (simulated evidence, not from hardware)" : "");
+}
+
+// ReleasedKeyTags returns response.key.tags of the release payload (an
+// empty object when absent). The caller has verified the JWS.
+absl::StatusOr<nlohmann::json> ReleasedKeyTags(std::string_view jws) {
+  VOUCH_ASSIGN_OR_RETURN(const crypto::JwsParts parts, crypto::JwsDecode(jws));
+  const nlohmann::json payload = nlohmann::json::parse(parts.payload, nullptr, false);
+  const nlohmann::json* key = payload.is_object() && payload.contains("response") &&
+                                      payload["response"].is_object() &&
+                                      payload["response"].contains("key")
+                                  ? &payload["response"]["key"]
+                                  : nullptr;
+  if (key == nullptr || !key->is_object() || !key->contains("tags")) {
+    return nlohmann::json::object();
+  }
+  if (!(*key)["tags"].is_object()) {
+    return InvalidArgumentf("release: response.key.tags is not an object");
+  }
+  return (*key)["tags"];
+}
+
+// ExpectedVolumeUuid combines --volume-uuid with the key's tag.
+absl::StatusOr<std::string> ExpectedVolumeUuid(const UnlockOptions& options,
+                                               const nlohmann::json& tags) {
+  std::string tagged;
+  if (auto it = tags.find(kLuksUuidTag); it != tags.end()) {
+    if (!it->is_string()) {
+      return InvalidArgumentf("key tag {} is not a string", kLuksUuidTag);
+    }
+    tagged = it->get<std::string>();
+  }
+  if (!tagged.empty() && !options.volume_uuid.empty() && tagged != options.volume_uuid) {
+    return FailedPreconditionf(
+        "the key's tag {} names volume {}, but --volume-uuid is {}; one of them is wrong",
+        kLuksUuidTag, tagged, options.volume_uuid);
+  }
+  return tagged.empty() ? options.volume_uuid : tagged;
 }
 
 }  // namespace
@@ -47,15 +86,15 @@ std::string_view UnlockStepName(UnlockStep step) {
   return "unknown step";
 }
 
-absl::StatusOr<UnlockResult> RunUnlock(Platform& platform, const HttpClient& http,
-                                       const UnlockOptions& options,
-                                       const UnlockProgress& progress) {
+absl::StatusOr<AttestedKey> AttestAndRelease(Platform& platform, const HttpClient& http,
+                                             const ReleaseFlowOptions& options,
+                                             const UnlockProgress& progress) {
   const auto report = [&](UnlockStep step, std::string_view message) {
     if (progress) {
       progress(step, message);
     }
   };
-  UnlockResult result;
+  AttestedKey result;
   AttestClient client(options.server_url, http);
 
   // 1. Ephemeral key and runtime data.
@@ -110,6 +149,11 @@ absl::StatusOr<UnlockResult> RunUnlock(Platform& platform, const HttpClient& htt
   }
   result.key_kid = release->kid;
   result.key_version = release->version;
+  absl::StatusOr<nlohmann::json> tags = ReleasedKeyTags(*jws);
+  if (!tags.ok()) {
+    return StepError(UnlockStep::kRelease, tags.status());
+  }
+  result.tags = *std::move(tags);
   report(UnlockStep::kRelease,
          fmt::format("key {} version {} released (wrapped with {} to the ephemeral key; "
                      "signature checked against {}/certs)",
@@ -129,15 +173,86 @@ absl::StatusOr<UnlockResult> RunUnlock(Platform& platform, const HttpClient& htt
     return StepError(UnlockStep::kUnwrap, key.status());
   }
   report(UnlockStep::kUnwrap, fmt::format("{}-bit key unwrapped", key->size() * 8));
+  result.key = *std::move(key);
+  return result;
+}
 
-  // 6. Open the volume. `key` is wiped when it goes out of scope.
-  absl::StatusOr<OpenResult> opened = OpenLuks2(options.volume_path, *key, options.mapped_name);
+absl::StatusOr<UnlockResult> RunUnlock(Platform& platform, const HttpClient& http,
+                                       const UnlockOptions& options,
+                                       const UnlockProgress& progress) {
+  ReleaseFlowOptions release_options;
+  release_options.server_url = options.server_url;
+  release_options.key_name = options.key_name;
+  release_options.key_version = options.key_version;
+  release_options.enc = options.enc;
+  release_options.nonce = options.nonce;
+  VOUCH_ASSIGN_OR_RETURN(AttestedKey attested,
+                         AttestAndRelease(platform, http, release_options, progress));
+
+  UnlockResult result;
+  result.token_issuer = attested.token_issuer;
+  result.token_expires = attested.token_expires;
+  result.key_kid = attested.key_kid;
+  result.key_version = attested.key_version;
+
+  // 6. Check the header and open the volume. `attested.key` is wiped when
+  // it goes out of scope.
+  Luks2Expectations expected;
+  absl::StatusOr<std::string> uuid = ExpectedVolumeUuid(options, attested.tags);
+  if (!uuid.ok()) {
+    return StepError(UnlockStep::kUnlock, uuid.status());
+  }
+  expected.uuid = *uuid;
+  absl::StatusOr<OpenResult> opened =
+      OpenLuks2(options.volume_path, attested.key, options.mapped_name, expected);
   if (!opened.ok()) {
     return StepError(UnlockStep::kUnlock, opened.status());
   }
-  report(UnlockStep::kUnlock, opened->message);
+  result.volume_uuid = expected.uuid;
+  if (progress) {
+    progress(UnlockStep::kUnlock,
+             expected.uuid.empty()
+                 ? opened->message + "; volume UUID not checked (no --volume-uuid, no key tag)"
+                 : fmt::format("{}; header checked, volume UUID {}", opened->message,
+                               expected.uuid));
+  }
   result.open = *std::move(opened);
   return result;
+}
+
+bool IsRetryable(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+absl::StatusOr<UnlockResult> RunUnlockWithRetry(Platform& platform, const HttpClient& http,
+                                                const UnlockOptions& options,
+                                                const RetryOptions& retry,
+                                                const UnlockProgress& progress,
+                                                const RetryReport& on_retry) {
+  const absl::Time deadline = retry.now() + retry.retry_for;
+  absl::Duration wait = retry.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<UnlockResult> result = RunUnlock(platform, http, options, progress);
+    if (result.ok() || !IsRetryable(result.status())) {
+      return result;
+    }
+    const absl::Duration left = deadline - retry.now();
+    if (left <= absl::ZeroDuration()) {
+      if (attempt == 1) {
+        return result;
+      }
+      return Prefix(fmt::format("gave up after {} attempts in {}", attempt,
+                                absl::FormatDuration(retry.retry_for)),
+                    result.status());
+    }
+    const absl::Duration this_wait = std::min(wait, left);
+    if (on_retry) {
+      on_retry(attempt, result.status(), this_wait);
+    }
+    retry.sleep(this_wait);
+    wait = std::min(wait * 2, retry.max_backoff);
+  }
 }
 
 }  // namespace vouch::agent

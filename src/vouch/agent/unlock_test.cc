@@ -64,6 +64,16 @@ class FakeVouchServer {
     std::lock_guard<std::mutex> lock(mu_);
     other_signer_ = true;
   }
+  // FailAttests makes the next `count` attestations answer 503.
+  void FailAttests(int count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failing_attests_ = count;
+  }
+  // SetKeyTags puts `tags` into response.key.tags of the release.
+  void SetKeyTags(json tags) {
+    std::lock_guard<std::mutex> lock(mu_);
+    tags_ = std::move(tags);
+  }
 
   std::vector<std::string> Targets() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,6 +94,10 @@ class FakeVouchServer {
     std::lock_guard<std::mutex> lock(mu_);
     targets_.push_back(request.method + " " + request.target);
     if (request.method == "POST" && request.target == "/attest/SevSnpVm") {
+      if (failing_attests_ > 0) {
+        --failing_attests_;
+        return Error(503, "ServiceUnavailable", "starting up");
+      }
       return Attest(request.body);
     }
     if (request.method == "POST" && request.target == "/keys/disk/release") {
@@ -162,7 +176,11 @@ class FakeVouchServer {
       other = *crypto::GenerateEcKey("P-256");
       signer = other.get();
     }
-    const json value = *broker::SignReleaseResponse(signer, broker::BuildReleasePayload(released));
+    json payload = broker::BuildReleasePayload(released);
+    if (!tags_.is_null()) {
+      payload["response"]["key"]["tags"] = tags_;
+    }
+    const json value = *broker::SignReleaseResponse(signer, payload);
     return {200, "application/json", value.dump()};
   }
 
@@ -176,6 +194,8 @@ class FakeVouchServer {
   json attest_request_;
   std::string deny_release_;
   bool other_signer_ = false;
+  int failing_attests_ = 0;
+  json tags_;
   std::vector<std::string> targets_;
   std::unique_ptr<TestHttpServer> server_;  // Last: stops before the members above go.
 };
@@ -327,6 +347,111 @@ TEST_F(UnlockTest, ServerDownFailsAtAttest) {
   HttpClient http;
   EXPECT_THAT(RunUnlock(*platform_, http, options, nullptr),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("attest: POST " + url)));
+}
+
+// FakeClock advances only when the retry loop sleeps.
+struct FakeClock {
+  absl::Time now = absl::FromUnixSeconds(1764800000);
+  std::vector<absl::Duration> sleeps;
+
+  RetryOptions Retry(absl::Duration retry_for) {
+    RetryOptions retry;
+    retry.retry_for = retry_for;
+    retry.initial_backoff = absl::Seconds(1);
+    retry.max_backoff = absl::Seconds(4);
+    retry.sleep = [this](absl::Duration d) {
+      sleeps.push_back(d);
+      now += d;
+    };
+    retry.now = [this] { return now; };
+    return retry;
+  }
+};
+
+TEST_F(UnlockTest, RetryGivesUpAfterRetryFor) {
+  std::string url;
+  {
+    TestHttpServer closed([](const TestHttpRequest&) { return TestHttpReply{}; });
+    url = closed.Url();
+  }
+  UnlockOptions options;
+  options.server_url = url;
+  options.key_name = "disk";
+  options.volume_path = image_;
+  HttpClient http;
+  FakeClock clock;
+  int retries = 0;
+  EXPECT_THAT(
+      RunUnlockWithRetry(*platform_, http, options, clock.Retry(absl::Seconds(10)), nullptr,
+                         [&](int, const absl::Status&, absl::Duration) { ++retries; }),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("gave up after 5 attempts in 10s")));
+  EXPECT_EQ(retries, 4);
+  EXPECT_EQ(clock.sleeps, (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2),
+                                                        absl::Seconds(4), absl::Seconds(3)}));
+}
+
+TEST_F(UnlockTest, RetrySucceedsOnceServerIsUp) {
+  FakeVouchServer server(key_.Clone(), roots_);
+  server.FailAttests(2);
+  HttpClient http;
+  FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(const UnlockResult result,
+                       RunUnlockWithRetry(*platform_, http, Options(server),
+                                          clock.Retry(absl::Minutes(1)), nullptr));
+  EXPECT_EQ(result.open.keyslot, 0);
+  EXPECT_EQ(clock.sleeps.size(), 2u);
+}
+
+TEST_F(UnlockTest, NoRetryAfterPolicyDenial) {
+  FakeVouchServer server(key_.Clone(), roots_);
+  server.DenyRelease("policy says no");
+  HttpClient http;
+  FakeClock clock;
+  EXPECT_THAT(RunUnlockWithRetry(*platform_, http, Options(server),
+                                 clock.Retry(absl::Minutes(1)), nullptr),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(UnlockTest, VolumeUuidChecked) {
+  FakeVouchServer server(key_.Clone(), roots_);
+  ASSERT_OK_AND_ASSIGN(const Luks2Header header, ReadLuks2Header(image_));
+  UnlockOptions options = Options(server);
+  options.volume_uuid = header.uuid;
+  std::string last;
+  HttpClient http;
+  ASSERT_OK_AND_ASSIGN(
+      const UnlockResult result,
+      RunUnlock(*platform_, http, options,
+                [&](UnlockStep, std::string_view message) { last = std::string(message); }));
+  EXPECT_EQ(result.volume_uuid, header.uuid);
+  EXPECT_THAT(last, HasSubstr("header checked, volume UUID " + header.uuid));
+
+  options.volume_uuid = "11111111-2222-3333-4444-555555555555";
+  EXPECT_THAT(RunUnlock(*platform_, http, options, nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("unlock: luks2: " + image_ + ": volume UUID " + header.uuid +
+                                 ", but the key is for volume 11111111-")));
+}
+
+TEST_F(UnlockTest, KeyTagSetsExpectedUuid) {
+  FakeVouchServer server(key_.Clone(), roots_);
+  server.SetKeyTags({{"luks2-uuid", "11111111-2222-3333-4444-555555555555"}});
+  HttpClient http;
+  EXPECT_THAT(RunUnlock(*platform_, http, Options(server), nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("but the key is for volume 11111111-")));
+
+  ASSERT_OK_AND_ASSIGN(const Luks2Header header, ReadLuks2Header(image_));
+  server.SetKeyTags({{"luks2-uuid", header.uuid}});
+  ASSERT_OK_AND_ASSIGN(const UnlockResult result, RunUnlock(*platform_, http, Options(server), nullptr));
+  EXPECT_EQ(result.volume_uuid, header.uuid);
+
+  UnlockOptions options = Options(server);
+  options.volume_uuid = "11111111-2222-3333-4444-555555555555";
+  EXPECT_THAT(RunUnlock(*platform_, http, options, nullptr),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the key's tag luks2-uuid names volume " + header.uuid)));
 }
 
 TEST(RuntimeDataTest, ReportDataIsSha256ThenZeros) {

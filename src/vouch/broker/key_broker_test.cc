@@ -480,7 +480,7 @@ TEST_F(KeyBrokerTest, CreateRejectsBadRequests) {
   const SecretBytes short_key = crypto::RandomSecret(20);
   Json wrong_size = CreateBody(SnpPolicy(), &short_key);
   Json unknown_member = CreateBody(SnpPolicy());
-  unknown_member["tags"] = Json::object();
+  unknown_member["colour"] = Json::object();
   Json bad_key_size = CreateBody(SnpPolicy());
   bad_key_size["key_size"] = 512;
   Json no_policy = CreateBody(SnpPolicy());
@@ -496,20 +496,20 @@ TEST_F(KeyBrokerTest, CreateRejectsBadRequests) {
   Json wrong_content_type = CreateBody(SnpPolicy());
   wrong_content_type["release_policy"]["contentType"] = "text/plain";
   Json bad_kty = CreateBody(SnpPolicy());
-  bad_kty["kty"] = "RSA";
+  bad_kty["kty"] = "OKP";
   Json bad_attribute = CreateBody(SnpPolicy());
   bad_attribute["attributes"]["exportable"] = "yes";
 
   const std::pair<const char*, Json> cases[] = {
       {"bytes, want 16, 24 or 32", wrong_size},
-      {"unknown member \"tags\"", unknown_member},
+      {"unknown member \"colour\"", unknown_member},
       {"key_size 512", bad_key_size},
       {"exportable key needs a release_policy", no_policy},
       {"version \"1.0.2\" is not supported", bad_version},
       {"invalid JSON", malformed_policy},
       {"not valid base64url", policy_not_base64},
       {"contentType", wrong_content_type},
-      {"kty \"RSA\"", bad_kty},
+      {"kty \"OKP\"", bad_kty},
       {"must be true or false", bad_attribute},
   };
   for (const auto& [message, body] : cases) {

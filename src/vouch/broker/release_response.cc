@@ -111,6 +111,16 @@ nlohmann::json SymmetricKeyOps() {
   return Json::array({"encrypt", "decrypt", "wrapKey", "unwrapKey"});
 }
 
+nlohmann::json KeyOpsForKty(std::string_view kty) {
+  if (kty == "RSA-HSM") {
+    return Json::array({"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey"});
+  }
+  if (kty == "EC-HSM") {
+    return Json::array({"sign", "verify"});
+  }
+  return SymmetricKeyOps();
+}
+
 nlohmann::json ReleasePolicyEnvelope(std::string_view policy_json, bool immutable) {
   return Json{{"contentType", "application/json; charset=utf-8"},
               {"data", Base64UrlEncode(AsBytes(policy_json))},
@@ -131,7 +141,7 @@ nlohmann::json BuildReleasePayload(const ReleasedKey& key) {
   const Json jwk = {
       {"kid", key.kid},
       {"kty", key.kty},
-      {"key_ops", SymmetricKeyOps()},
+      {"key_ops", KeyOpsForKty(key.kty)},
       {"key_hsm", Base64UrlEncode(AsBytes(key_hsm.dump()))},
   };
   const Json attributes = {
@@ -142,10 +152,17 @@ nlohmann::json BuildReleasePayload(const ReleasedKey& key) {
   };
   Json policy = ReleasePolicyEnvelope(key.release_policy, false);
   policy.erase("immutable");
-  return Json{{"request", std::move(request)},
-              {"response",
-               {{"key",
-                 {{"key", jwk}, {"attributes", attributes}, {"release_policy", policy}}}}}};
+  Json bundle = {{"key", jwk}, {"attributes", attributes}, {"release_policy", policy}};
+  // Tags travel in the signed payload, as in a Key Vault key bundle, so the
+  // agent can check them (for example the LUKS2 volume UUID the key is for).
+  // The broker stores only JSON objects here; anything else is left out.
+  if (!key.tags_json.empty()) {
+    Json tags = Json::parse(key.tags_json, nullptr, false);
+    if (tags.is_object()) {
+      bundle["tags"] = std::move(tags);
+    }
+  }
+  return Json{{"request", std::move(request)}, {"response", {{"key", std::move(bundle)}}}};
 }
 
 absl::StatusOr<nlohmann::json> SignReleaseResponse(EVP_PKEY* signing_key,

@@ -42,7 +42,7 @@ inline constexpr size_t kMaxReleaseResponseBytes = 256 * 1024;
 // `wrapped` is the CKM_RSA_AES_KEY_WRAP output: it contains no clear key bytes.
 struct ReleasedKey {
   std::string kid;         // "<base URL>/keys/<name>/<version>"
-  std::string kty = "oct-HSM";
+  std::string kty = "oct-HSM";  // "oct-HSM", "RSA-HSM" or "EC-HSM"
   KeyExportEnc enc = KeyExportEnc::kCkmRsaAesKeyWrap;
   std::optional<std::string> nonce;
   std::string target_kid;  // kid of the RSA key it was wrapped to
@@ -52,10 +52,15 @@ struct ReleasedKey {
   absl::Time created;
   absl::Time updated;
   std::string release_policy;  // policy JSON text
+  std::string tags_json;       // JSON object of the key's tags; "" = none
 };
 
 // SymmetricKeyOps lists the key operations of a released symmetric key.
 nlohmann::json SymmetricKeyOps();
+
+// KeyOpsForKty lists the key operations of a key type as Key Vault does:
+// oct-HSM encrypts and wraps, RSA-HSM also signs, EC-HSM only signs.
+nlohmann::json KeyOpsForKty(std::string_view kty);
 
 // ReleasePolicyEnvelope encodes policy JSON text as Key Vault carries it:
 // {"contentType": "application/json; charset=utf-8", "data": base64url(text)}.

@@ -23,6 +23,13 @@ Runner SetupServe(CLI::App& sub);
 Runner SetupVerify(CLI::App& sub);
 Runner SetupUnlock(CLI::App& sub);
 Runner SetupKeys(CLI::App& sub);
+Runner SetupAudit(CLI::App& sub);
+Runner SetupCheck(CLI::App& sub);
+Runner SetupSeal(CLI::App& sub);  // seal.cc
+Runner SetupUnseal(CLI::App& sub);  // seal.cc
+Runner SetupPolicy(CLI::App& sub);  // policy.cc
+Runner SetupCollateral(CLI::App& sub);  // collateral.cc
+Runner SetupDr(CLI::App& sub);  // dr.cc
 
 }  // namespace vouch::cli
 

@@ -20,7 +20,14 @@ constexpr Command kCommands[] = {
     {"serve", "Run the attestation service and key broker", vouch::cli::SetupServe},
     {"verify", "Verify attestation evidence offline and print its claims", vouch::cli::SetupVerify},
     {"unlock", "Attest this VM, release a key and open a LUKS2 volume", vouch::cli::SetupUnlock},
-    {"keys", "Create and inspect keys on a vouch server", vouch::cli::SetupKeys},
+    {"keys", "Manage keys on a vouch server", vouch::cli::SetupKeys},
+    {"audit", "List and verify the audit log", vouch::cli::SetupAudit},
+    {"check", "Check that this VM is confidential and can attest", vouch::cli::SetupCheck},
+    {"seal", "Encrypt a file for a key that only an attested VM can obtain", vouch::cli::SetupSeal},
+    {"unseal", "Attest this VM and decrypt a file made by vouch seal", vouch::cli::SetupUnseal},
+    {"policy", "Set, show and test attestation policies", vouch::cli::SetupPolicy},
+    {"collateral", "Import and show cached Intel SGX/TDX collateral", vouch::cli::SetupCollateral},
+    {"dr", "Show or end the read-only disaster-recovery mode of a node", vouch::cli::SetupDr},
 };
 
 }  // namespace

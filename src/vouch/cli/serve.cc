@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,12 +39,27 @@ struct ServeFlags {
   CLI::Option* allow_simulated_snp = nullptr;
   CLI::Option* allow_debug = nullptr;
   CLI::Option* max_vmpl = nullptr;
+  CLI::Option* recovery_days = nullptr;
   CLI::Option* collateral_dir = nullptr;
   std::vector<std::string> trusted_authorities;
+  std::vector<std::string> policy_signing_certs;
+  CLI::Option* isolated = nullptr;
   CLI::Option* issuer = nullptr;
   CLI::Option* token_lifetime = nullptr;
   CLI::Option* threads = nullptr;
   CLI::Option* max_body_bytes = nullptr;
+  CLI::Option* keystore = nullptr;
+  CLI::Option* pkcs11_module = nullptr;
+  CLI::Option* pkcs11_token_label = nullptr;
+  CLI::Option* pkcs11_slot = nullptr;
+  uint64_t pkcs11_slot_value = 0;
+  CLI::Option* pkcs11_pin_file = nullptr;
+  CLI::Option* pkcs11_host_oaep = nullptr;
+  CLI::Option* store = nullptr;
+  CLI::Option* postgres_url_file = nullptr;
+  CLI::Option* postgres_schema = nullptr;
+  CLI::Option* postgres_pool_size = nullptr;
+  CLI::Option* read_only = nullptr;
 };
 
 // DisableCoreDumps keeps key material out of core files: no core limit, and
@@ -81,11 +97,29 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.allow_simulated_snp, config.allow_simulated_snp, flag_values.allow_simulated_snp);
   apply(flags.allow_debug, config.allow_debug, flag_values.allow_debug);
   apply(flags.max_vmpl, config.max_vmpl, flag_values.max_vmpl);
+  apply(flags.recovery_days, config.key_recovery_days, flag_values.key_recovery_days);
   apply(flags.collateral_dir, config.collateral_dir, flag_values.collateral_dir);
   apply(flags.issuer, config.issuer, flag_values.issuer);
   apply(flags.threads, config.threads, flag_values.threads);
   apply(flags.max_body_bytes, config.max_body_bytes, flag_values.max_body_bytes);
   apply(flags.token_lifetime, config.token_lifetime, absl::Seconds(flags.token_lifetime_seconds));
+
+  apply(flags.keystore, config.keystore, flag_values.keystore);
+  apply(flags.pkcs11_module, config.pkcs11_module, flag_values.pkcs11_module);
+  apply(flags.pkcs11_token_label, config.pkcs11_token_label, flag_values.pkcs11_token_label);
+  apply(flags.pkcs11_slot, config.pkcs11_slot, std::optional<uint64_t>(flags.pkcs11_slot_value));
+  apply(flags.pkcs11_pin_file, config.pkcs11_pin_file, flag_values.pkcs11_pin_file);
+  apply(flags.pkcs11_host_oaep, config.pkcs11_host_oaep, flag_values.pkcs11_host_oaep);
+  apply(flags.store, config.store, flag_values.store);
+  apply(flags.postgres_url_file, config.postgres_url_file, flag_values.postgres_url_file);
+  apply(flags.postgres_schema, config.postgres_schema, flag_values.postgres_schema);
+  apply(flags.postgres_pool_size, config.postgres_pool_size, flag_values.postgres_pool_size);
+  apply(flags.read_only, config.read_only, flag_values.read_only);
+
+  apply(flags.isolated, config.isolated, flag_values.isolated);
+  config.policy_signing_cert_files.insert(config.policy_signing_cert_files.end(),
+                                          flags.policy_signing_certs.begin(),
+                                          flags.policy_signing_certs.end());
 
   for (const std::string& text : flags.trusted_authorities) {
     VOUCH_ASSIGN_OR_RETURN(server::TrustedAuthorityFile trusted,
@@ -201,9 +235,18 @@ Runner SetupServe(CLI::App& sub) {
   flags->max_vmpl = sub.add_option("--max-vmpl", flag_values.max_vmpl,
                                    "Highest SEV-SNP VMPL accepted (0-3, default 0)")
                         ->check(CLI::Range(0, 3));
+  flags->recovery_days =
+      sub.add_option("--recovery-days", flag_values.key_recovery_days,
+                     "Days a deleted key stays recoverable before it can be purged (7 to 90)")
+          ->check(CLI::Range(7, 90));
   sub.add_option("--trust-authority", flags->trusted_authorities,
                  "Also accept release tokens from another attestation service: "
                  "ISSUER=JWKS_FILE (repeatable); release policies name ISSUER as authority");
+  sub.add_option("--policy-signing-cert", flags->policy_signing_certs,
+                 "PEM certificate whose key may sign attestation policies (repeatable)");
+  flags->isolated = sub.add_flag("--isolated", flag_values.isolated,
+                                 "Accept attestation policies only as a JWS signed by a "
+                                 "--policy-signing-cert certificate");
   flags->collateral_dir =
       sub.add_option("--collateral", flag_values.collateral_dir,
                      "Folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) for reports sent "
@@ -221,6 +264,47 @@ Runner SetupServe(CLI::App& sub) {
   flags->max_body_bytes = sub.add_option("--max-body-bytes", flag_values.max_body_bytes,
                                          "Largest request body accepted, in bytes (default "
                                          "1048576); larger bodies get 413");
+
+  flags->keystore = sub.add_option("--keystore", flag_values.keystore,
+                                   "Where keys live: software (sealed under <data-dir>/root.key, "
+                                   "the default) or pkcs11 (inside a PKCS#11 token)")
+                        ->check(CLI::IsMember({"software", "pkcs11"}));
+  flags->pkcs11_module = sub.add_option("--pkcs11-module", flag_values.pkcs11_module,
+                                        "PKCS#11 module path, e.g. "
+                                        "/usr/lib/softhsm/libsofthsm2.so");
+  flags->pkcs11_token_label = sub.add_option("--pkcs11-token-label",
+                                             flag_values.pkcs11_token_label,
+                                             "Label of the PKCS#11 token that holds the keys");
+  flags->pkcs11_slot = sub.add_option("--pkcs11-slot", flags->pkcs11_slot_value,
+                                      "Slot id of the PKCS#11 token, instead of its label")
+                           ->excludes(flags->pkcs11_token_label);
+  flags->pkcs11_pin_file = sub.add_option("--pkcs11-pin-file", flag_values.pkcs11_pin_file,
+                                          "File (mode 0600) holding the token's user PIN; "
+                                          "without it the PIN comes from VOUCH_PKCS11_PIN");
+  flags->pkcs11_host_oaep =
+      sub.add_flag("--pkcs11-host-oaep", flag_values.pkcs11_host_oaep,
+                   "Run RSA-OAEP of a release in the server when the token lacks OAEP with the "
+                   "requested hash (SoftHSM2 supports only SHA-1); the key stays wrapped in the "
+                   "token");
+
+  flags->store = sub.add_option("--store", flag_values.store,
+                                "Where keys, policies and the audit log live: sqlite "
+                                "(<data-dir>/vouch.db, default) or postgres")
+                     ->check(CLI::IsMember({"sqlite", "postgres"}));
+  flags->postgres_url_file =
+      sub.add_option("--postgres-url-file", flag_values.postgres_url_file,
+                     "File holding the PostgreSQL connection string (postgresql://...); "
+                     "without it the string comes from VOUCH_POSTGRES_URL. Never logged");
+  flags->postgres_schema = sub.add_option("--postgres-schema", flag_values.postgres_schema,
+                                          "PostgreSQL schema for vouch's tables (a-z, 0-9, _; "
+                                          "default: the connection's search_path)");
+  flags->postgres_pool_size =
+      sub.add_option("--postgres-pool-size", flag_values.postgres_pool_size,
+                     "Most PostgreSQL connections this node opens (default 8)")
+          ->check(CLI::Range(1, 1000));
+  flags->read_only = sub.add_flag("--read-only", flag_values.read_only,
+                                  "Start as a disaster-recovery standby: verify and release, "
+                                  "refuse key changes with 503 until `vouch dr promote`");
 
   return [flags] { return Run(*flags); };
 }

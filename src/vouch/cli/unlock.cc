@@ -2,10 +2,11 @@
 //
 //   vouch unlock --server URL --key NAME [--key-version V] --volume IMAGE
 //                [--platform auto|simulated-snp] [--data-dir DIR] [--name MAPPED_NAME]
-//                [--ca-cert FILE]
+//                [--ca-cert FILE] [--volume-uuid UUID] [--retry-for DURATION]
 //
-// Prints one line per step. Exit status: 0 when the key opened the volume, 1
-// when a step failed (the message names it), 2 for usage and I/O errors.
+// Prints one line per step, and one line per retry. Exit status: 0 when the
+// key opened the volume, 1 when a step failed (the message names it), 2 for
+// usage and I/O errors. The key is never printed.
 #include "vouch/agent/unlock.h"
 
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "vouch/agent/core_dumps.h"
 #include "vouch/agent/http_client.h"
 #include "vouch/agent/platform.h"
@@ -34,6 +36,9 @@ struct UnlockFlags {
   std::string data_dir;
   std::string mapped_name;
   std::string ca_cert;
+  std::string volume_uuid;
+  bool volume_uuid_set = false;
+  std::string retry_for = "0s";
 };
 
 void PrintError(const absl::Status& status) {
@@ -53,6 +58,19 @@ int RunUnlockCommand(const UnlockFlags& flags) {
   }
   if (!flags.server.starts_with("http://") && !flags.server.starts_with("https://")) {
     PrintError(InvalidArgumentf("--server {}: want an http:// or https:// URL", flags.server));
+    return kExitUsage;
+  }
+  absl::Duration retry_for;
+  if (!absl::ParseDuration(flags.retry_for, &retry_for) || retry_for < absl::ZeroDuration()) {
+    PrintError(InvalidArgumentf("--retry-for {}: want a duration such as 90s, 5m or 1h",
+                                flags.retry_for));
+    return kExitUsage;
+  }
+  if (flags.volume_uuid_set && flags.volume_uuid.size() != 36) {
+    // An empty value from an unset variable in a unit file must not turn the
+    // UUID check off.
+    PrintError(InvalidArgumentf("--volume-uuid \"{}\": want a LUKS2 UUID of 36 characters",
+                                flags.volume_uuid));
     return kExitUsage;
   }
   struct stat st {};
@@ -81,6 +99,15 @@ int RunUnlockCommand(const UnlockFlags& flags) {
   options.key_version = flags.key_version;
   options.volume_path = flags.volume;
   options.mapped_name = flags.mapped_name.empty() ? "vouch-" + flags.key : flags.mapped_name;
+  options.volume_uuid = flags.volume_uuid;
+
+  agent::RetryOptions retry;
+  retry.retry_for = retry_for;
+  const auto print_retry = [](int attempt, const absl::Status& failure, absl::Duration wait) {
+    std::printf("retry: attempt %d failed: %s; next attempt in %s\n", attempt,
+                std::string(failure.message()).c_str(), absl::FormatDuration(wait).c_str());
+    std::fflush(stdout);
+  };
 
   const auto print_step = [](agent::UnlockStep step, std::string_view message) {
     const std::string_view name = agent::UnlockStepName(step);
@@ -89,7 +116,7 @@ int RunUnlockCommand(const UnlockFlags& flags) {
     std::fflush(stdout);
   };
   absl::StatusOr<agent::UnlockResult> result =
-      agent::RunUnlock(**platform, http, options, print_step);
+      agent::RunUnlockWithRetry(**platform, http, options, retry, print_step, print_retry);
   if (!result.ok()) {
     PrintError(result.status());
     return kExitRejected;
@@ -117,7 +144,17 @@ Runner SetupUnlock(CLI::App& sub) {
   sub.add_option("--ca-cert", flags->ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
       ->check(CLI::ExistingFile);
-  return [flags] { return RunUnlockCommand(*flags); };
+  CLI::Option* uuid_opt = sub.add_option(
+      "--volume-uuid", flags->volume_uuid,
+      "LUKS2 UUID the volume must have (cryptsetup luksUUID); a \"luks2-uuid\" tag on the "
+      "key must agree");
+  sub.add_option("--retry-for", flags->retry_for,
+                 "Retry network and server failures with backoff for this long, e.g. 5m "
+                 "(default: 0s, one attempt)");
+  return [flags, uuid_opt] {
+    flags->volume_uuid_set = uuid_opt->count() > 0;
+    return RunUnlockCommand(*flags);
+  };
 }
 
 }  // namespace vouch::cli

@@ -3,6 +3,7 @@
 // Exit status: 0 when the evidence verifies and passes the appraisal (claims
 // on stdout), 1 when it is rejected (the failed check on stderr), 2 for
 // usage and I/O errors, including evidence of an unknown format.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -12,13 +13,21 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "vouch/azure/claims.h"
+#include "vouch/azure/evidence.h"
 #include "vouch/base/byte_reader.h"
 #include "vouch/base/bytes.h"
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/base/time.h"
 #include "vouch/cli/command.h"
+#include "vouch/cli/verify.h"
 #include "vouch/crypto/x509.h"
+#include "vouch/dcap/appraisal.h"
+#include "vouch/dcap/claims.h"
+#include "vouch/dcap/collateral_set.h"
+#include "vouch/dcap/quote.h"
+#include "vouch/dcap/verify.h"
 #include "vouch/snp/appraisal.h"
 #include "vouch/snp/claims.h"
 #include "vouch/snp/report.h"
@@ -37,13 +46,31 @@ struct VerifyFlags {
   bool json = false;
   bool allow_debug = false;
   uint32_t max_vmpl = 0;
+  std::string accept_tcb = "UpToDate";
+  std::string nonce;
 };
 
-enum class EvidenceKind { kUnknown, kSevSnpReport };
+enum class EvidenceKind { kUnknown, kSevSnpReport, kDcapQuote };
 
 // DetectEvidence recognizes a raw SEV-SNP attestation report by its length
 // (1184 bytes) and a known version (2, 3 or 5) in its first four bytes.
+// A DCAP quote is recognized by its header: version 3, 4 or 5, attestation
+// key type 2 (ECDSA P-256), tee_type 0 (SGX) or 0x81 (TDX) and Intel's QE
+// vendor id at offset 12.
 EvidenceKind DetectEvidence(ByteSpan data) {
+  if (data.size() > 48 && data.size() != snp::kReportSize) {
+    ByteReader in(data, "evidence");
+    const absl::StatusOr<uint16_t> version = in.U16Le("version");
+    const absl::StatusOr<uint16_t> key_type = in.U16Le("attestation_key_type");
+    const absl::StatusOr<uint32_t> tee_type = in.U32Le("tee_type");
+    const bool intel_qe = std::equal(dcap::kIntelQeVendorId.begin(), dcap::kIntelQeVendorId.end(),
+                                     data.begin() + 12);
+    if (version.ok() && key_type.ok() && tee_type.ok() && intel_qe &&
+        (*version == 3 || *version == 4 || *version == 5) && *key_type == 2 &&
+        (*tee_type == dcap::kTeeTypeSgxValue || *tee_type == dcap::kTeeTypeTdxValue)) {
+      return EvidenceKind::kDcapQuote;
+    }
+  }
   if (data.size() != snp::kReportSize) {
     return EvidenceKind::kUnknown;
   }
@@ -83,15 +110,188 @@ absl::StatusOr<std::vector<crypto::Certificate>> LoadCollateral(
   return pool;
 }
 
-void PrintHuman(const snp::VerifiedReport& verified, const nlohmann::json& claims) {
-  std::printf("verified: SEV-SNP attestation report version %u, %s, signed by a %s\n",
-              verified.report.version, verified.product.c_str(),
-              verified.signing_key == snp::VerifiedReport::kVcek ? "VCEK" : "VLEK");
-  for (const auto& [name, value] : claims.items()) {
-    const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-    std::printf("%s: %s\n", name.c_str(), text.c_str());
+// LoadDcapCollateral reads Intel collateral (TCB info, QE identity, CRLs,
+// certificates), identified by content, from each folder or file.
+absl::StatusOr<dcap::CollateralSet> LoadDcapCollateral(const std::vector<std::string>& paths) {
+  dcap::CollateralSet set;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (std::filesystem::is_regular_file(path, error)) {
+      VOUCH_ASSIGN_OR_RETURN(const Bytes data, ReadFile(path, dcap::kMaxCollateralFileBytes));
+      VOUCH_RETURN_IF_ERROR(set.AddFile(path, data).status());
+      continue;
+    }
+    VOUCH_RETURN_IF_ERROR(set.AddDirectory(path));
   }
+  return set;
 }
+
+absl::StatusOr<VerifiedEvidence> VerifyDcapQuote(ByteSpan evidence, const EvidenceInput& input,
+                                                 const std::vector<std::string>& collateral_paths,
+                                                 EvidenceFailure& failure) {
+  failure = {"load collateral", kExitUsage, ""};
+  VOUCH_ASSIGN_OR_RETURN(const dcap::CollateralSet set, LoadDcapCollateral(collateral_paths));
+
+  failure = {"rejected", kExitRejected, ""};
+  if (input.collateral.empty()) {
+    failure.hint = fmt::format("the collateral came from {}, the folder of the quote, because "
+                               "--collateral is not set",
+                               collateral_paths.front());
+  }
+  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteSelector selector, dcap::SelectorForQuote(evidence));
+  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral collateral, set.Select(selector, input.now));
+  dcap::VerifyOptions options;
+  options.now = input.now;
+  VOUCH_ASSIGN_OR_RETURN(const dcap::VerifiedQuote verified,
+                         dcap::VerifyQuote(evidence, collateral, options));
+  failure = {"rejected after the signatures, chain and collateral verified", kExitRejected, ""};
+  VOUCH_RETURN_IF_ERROR(dcap::Appraise(verified, input.dcap_appraisal));
+
+  failure = {};
+  const bool tdx = verified.quote.tee_type() == dcap::TeeType::kTdx;
+  VerifiedEvidence result;
+  result.kind = tdx ? "TdxVm" : "SgxEnclave";
+  result.claims = dcap::DcapClaims(verified);
+  const std::string advisories =
+      verified.tcb.advisory_ids.empty()
+          ? "none"
+          : fmt::format("{}", fmt::join(verified.tcb.advisory_ids, ", "));
+  result.summary = fmt::format("verified: {} quote version {}, TCB status {}, advisories {}",
+                               tdx ? "TDX" : "SGX", verified.quote.header.version,
+                               dcap::TcbStatusName(verified.tcb.status), advisories);
+  return result;
+}
+
+// Azure vTPM evidence (Trustee az-snp-vtpm / az-tdx-vtpm JSON, or vouch's
+// layout): the TPM quote's qualifying data must equal --nonce. SEV-SNP
+// certificates (ASK, ARK, VCEK) and, for TDX, Intel collateral come from the
+// collateral paths; without --collateral a TD quote's TCB is not evaluated.
+bool IsAzureEvidence(ByteSpan data) {
+  if (data.empty() || data.front() != '{') {
+    return false;
+  }
+  const nlohmann::json json = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+  return !json.is_discarded() && azure::LooksLikeAzureEvidence(json);
+}
+
+absl::Status LoadAzureCollateral(const azure::AzureEvidence& evidence, const EvidenceInput& input,
+                                 const std::vector<std::string>& paths,
+                                 azure::AzureVerifyOptions& options) {
+  const bool explicit_paths = !input.collateral.empty();
+  if (!evidence.td_quote.empty()) {
+    if (!explicit_paths) {
+      return absl::OkStatus();
+    }
+    VOUCH_ASSIGN_OR_RETURN(const dcap::CollateralSet set, LoadDcapCollateral(paths));
+    VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteSelector selector,
+                           dcap::SelectorForQuote(evidence.td_quote));
+    VOUCH_ASSIGN_OR_RETURN(options.tdx_collateral, set.Select(selector, input.now));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<crypto::Certificate>> certificates = LoadCollateral(paths);
+  if (certificates.ok()) {
+    options.snp_certificates = *std::move(certificates);
+    return absl::OkStatus();
+  }
+  // The evidence's own folder may hold files that are not certificates.
+  return explicit_paths ? certificates.status() : absl::OkStatus();
+}
+
+absl::StatusOr<VerifiedEvidence> VerifyAzureFile(ByteSpan data, const EvidenceInput& input,
+                                                 const std::vector<std::string>& collateral,
+                                                 EvidenceFailure& failure) {
+  failure = {"read evidence", kExitUsage, ""};
+  VOUCH_ASSIGN_OR_RETURN(const azure::AzureEvidence evidence, azure::ParseAzureEvidenceJson(data));
+  failure.step = "--nonce";
+  if (input.nonce_hex.empty()) {
+    return InvalidArgumentf("Azure vTPM evidence needs --nonce HEX, the TPM quote's expected "
+                            "qualifying data");
+  }
+  azure::AzureVerifyOptions options;
+  options.now = input.now;
+  VOUCH_ASSIGN_OR_RETURN(options.expected_nonce, HexDecode(input.nonce_hex));
+
+  failure.step = "load collateral";
+  VOUCH_RETURN_IF_ERROR(LoadAzureCollateral(evidence, input, collateral, options));
+
+  failure = {"rejected", kExitRejected, ""};
+  VOUCH_ASSIGN_OR_RETURN(const azure::VerifiedAzureEvidence verified,
+                         azure::VerifyAzureEvidence(evidence, options));
+  failure = {"rejected after the evidence verified", kExitRejected, ""};
+  if (verified.snp) {
+    VOUCH_RETURN_IF_ERROR(snp::Appraise(*verified.snp, input.appraisal));
+  } else if (verified.td_quote->quote.td_body->debug() && !input.dcap_appraisal.allow_debug) {
+    return PermissionDeniedf("tdx appraisal: the TD is debuggable (TD attribute DEBUG)");
+  }
+
+  failure = {};
+  VerifiedEvidence result;
+  result.kind = "AzureGuest";
+  result.claims = azure::AzureClaims(verified);
+  result.summary = fmt::format(
+      "verified: Azure {} vTPM evidence ({}), TPM quote of {} PCRs with the expected nonce{}",
+      verified.snp ? "SEV-SNP" : "TDX", evidence.layout,
+      result.claims["x-ms-azurevm-attested-pcrs"].size(),
+      verified.td_quote && !verified.td_tcb ? "; TD quote TCB not evaluated (no --collateral)"
+                                            : "");
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<VerifiedEvidence> VerifyEvidenceFile(const EvidenceInput& input,
+                                                    EvidenceFailure& failure) {
+  failure = {"read evidence", kExitUsage, ""};
+  VOUCH_ASSIGN_OR_RETURN(const Bytes evidence, ReadFile(input.file, kMaxEvidenceBytes));
+  const EvidenceKind kind = DetectEvidence(evidence);
+  const bool azure_vtpm = kind == EvidenceKind::kUnknown && IsAzureEvidence(evidence);
+  if (kind == EvidenceKind::kUnknown && !azure_vtpm) {
+    failure.step = input.file;
+    return InvalidArgumentf("unknown evidence format ({} bytes); vouch verifies raw SEV-SNP "
+                            "attestation reports (1184 bytes, version 2, 3 or 5) and SGX/TDX "
+                            "DCAP quotes (version 3, 4 or 5), and Azure vTPM evidence JSON",
+                            evidence.size());
+  }
+
+  std::vector<std::string> collateral = input.collateral;
+  if (collateral.empty()) {
+    const std::filesystem::path parent = std::filesystem::path(input.file).parent_path();
+    collateral.push_back(parent.empty() ? "." : parent.string());
+  }
+  if (kind == EvidenceKind::kDcapQuote) {
+    return VerifyDcapQuote(evidence, input, collateral, failure);
+  }
+  if (azure_vtpm) {
+    return VerifyAzureFile(evidence, input, collateral, failure);
+  }
+  failure.step = "load collateral";
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<crypto::Certificate> certificates,
+                         LoadCollateral(collateral));
+
+  failure = {"rejected", kExitRejected, ""};
+  if (input.collateral.empty()) {
+    failure.hint = fmt::format("the certificates came from {}, the folder of {}, because "
+                               "--collateral is not set",
+                               collateral.front(), input.file);
+  }
+  snp::VerifyOptions options;
+  options.now = input.now;
+  VOUCH_ASSIGN_OR_RETURN(const snp::VerifiedReport verified,
+                         snp::VerifyReport(evidence, certificates, options));
+  failure = {"rejected after the signature and chain verified", kExitRejected, ""};
+  VOUCH_RETURN_IF_ERROR(snp::Appraise(verified, input.appraisal));
+
+  failure = {};
+  VerifiedEvidence result;
+  result.kind = "SevSnpVm";
+  result.claims = snp::SnpClaims(verified);
+  result.summary = fmt::format("verified: SEV-SNP attestation report version {}, {}, signed by a {}",
+                               verified.report.version, verified.product,
+                               verified.signing_key == snp::VerifiedReport::kVcek ? "VCEK" : "VLEK");
+  return result;
+}
+
+namespace {
 
 int RunVerify(const VerifyFlags& flags) {
   absl::Time now = absl::Now();
@@ -104,56 +304,36 @@ int RunVerify(const VerifyFlags& flags) {
     now = *at;
   }
 
-  absl::StatusOr<Bytes> evidence = ReadFile(flags.file, kMaxEvidenceBytes);
+  absl::StatusOr<std::vector<dcap::TcbStatus>> accepted =
+      dcap::ParseAcceptedTcbStatuses(flags.accept_tcb);
+  if (!accepted.ok()) {
+    PrintError("--accept-tcb", accepted.status());
+    return kExitUsage;
+  }
+
+  EvidenceInput input = {flags.file, flags.collateral, now,
+                         {.allow_debug = flags.allow_debug, .max_vmpl = flags.max_vmpl}};
+  input.dcap_appraisal.tcb.statuses = *std::move(accepted);
+  input.dcap_appraisal.allow_debug = flags.allow_debug;
+  input.nonce_hex = flags.nonce;
+  EvidenceFailure failure;
+  const absl::StatusOr<VerifiedEvidence> evidence = VerifyEvidenceFile(input, failure);
   if (!evidence.ok()) {
-    PrintError("read evidence", evidence.status());
-    return kExitUsage;
-  }
-  if (DetectEvidence(*evidence) != EvidenceKind::kSevSnpReport) {
-    std::fprintf(stderr,
-                 "vouch verify: %s: unknown evidence format (%zu bytes); vouch verifies raw "
-                 "SEV-SNP attestation reports (1184 bytes, version 2, 3 or 5)\n",
-                 flags.file.c_str(), evidence->size());
-    return kExitUsage;
-  }
-
-  std::vector<std::string> collateral = flags.collateral;
-  if (collateral.empty()) {
-    const std::filesystem::path parent = std::filesystem::path(flags.file).parent_path();
-    collateral.push_back(parent.empty() ? "." : parent.string());
-  }
-  absl::StatusOr<std::vector<crypto::Certificate>> certificates = LoadCollateral(collateral);
-  if (!certificates.ok()) {
-    PrintError("load collateral", certificates.status());
-    return kExitUsage;
-  }
-
-  snp::VerifyOptions options;
-  options.now = now;
-  absl::StatusOr<snp::VerifiedReport> verified =
-      snp::VerifyReport(*evidence, *certificates, options);
-  if (!verified.ok()) {
-    PrintError("rejected", verified.status());
-    if (flags.collateral.empty()) {
-      std::fprintf(stderr,
-                   "vouch verify: the certificates came from %s, the folder of %s, because "
-                   "--collateral is not set\n",
-                   collateral.front().c_str(), flags.file.c_str());
+    PrintError(failure.step, evidence.status());
+    if (!failure.hint.empty()) {
+      std::fprintf(stderr, "vouch verify: %s\n", failure.hint.c_str());
     }
-    return kExitRejected;
-  }
-  const absl::Status appraisal =
-      snp::Appraise(*verified, {.allow_debug = flags.allow_debug, .max_vmpl = flags.max_vmpl});
-  if (!appraisal.ok()) {
-    PrintError("rejected after the signature and chain verified", appraisal);
-    return kExitRejected;
+    return failure.exit_status;
   }
 
-  const nlohmann::json claims = snp::SnpClaims(*verified);
   if (flags.json) {
-    std::printf("%s\n", claims.dump(2).c_str());
-  } else {
-    PrintHuman(*verified, claims);
+    std::printf("%s\n", evidence->claims.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("%s\n", evidence->summary.c_str());
+  for (const auto& [name, value] : evidence->claims.items()) {
+    const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    std::printf("%s: %s\n", name.c_str(), text.c_str());
   }
   return kExitOk;
 }
@@ -163,17 +343,27 @@ int RunVerify(const VerifyFlags& flags) {
 Runner SetupVerify(CLI::App& sub) {
   auto flags = std::make_shared<VerifyFlags>();
   sub.add_option("--collateral", flags->collateral,
-                 "Folder (or file) with the VCEK or VLEK and the AMD ASK/ASVK and ARK "
-                 "certificates, PEM or DER, found by content; repeatable (default: the folder "
-                 "holding FILE)");
+                 "Folder (or file) with the collateral, found by content: for SEV-SNP the VCEK "
+                 "or VLEK and the AMD ASK/ASVK and ARK certificates (PEM or DER); for SGX and "
+                 "TDX Intel's TCB info, QE identity, CRLs and certificates in PCS format; "
+                 "repeatable (default: the folder holding FILE)");
+  sub.add_option("--accept-tcb", flags->accept_tcb,
+                 "SGX/TDX TCB statuses to accept, comma separated, such as "
+                 "UpToDate,SWHardeningNeeded (default: UpToDate; Revoked is never accepted)");
   sub.add_option("--at", flags->at,
                  "Verification time, RFC 3339 such as 2025-06-01T00:00:00Z (default: now)");
+  sub.add_option("--nonce", flags->nonce,
+                 "Azure vTPM evidence: the expected TPM quote qualifying data, hex (required "
+                 "for that evidence)");
   sub.add_flag("--json", flags->json, "Print the claims as one JSON object");
   sub.add_flag("--allow-debug", flags->allow_debug,
-               "Accept a guest whose policy allows debugging (DEBUG, policy bit 19)");
+               "Accept a guest whose policy allows debugging (SEV-SNP policy bit 19, TDX TD "
+               "attribute DEBUG, SGX attribute DEBUG)");
   sub.add_option("--max-vmpl", flags->max_vmpl, "Highest VMPL accepted, 0 to 3 (default: 0)")
       ->check(CLI::Range(0, 3));
-  sub.add_option("FILE", flags->file, "Evidence file: a raw SEV-SNP attestation report")
+  sub.add_option("FILE", flags->file,
+                 "Evidence file: a raw SEV-SNP attestation report, an SGX/TDX DCAP quote, or "
+                 "Azure vTPM evidence JSON (Trustee az-snp-vtpm / az-tdx-vtpm)")
       ->required();
   return [flags] { return RunVerify(*flags); };
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `vouch verify` on real SEV-SNP evidence: exit status 0 for evidence that
+# `vouch verify` on real SEV-SNP evidence and SGX/TDX DCAP quotes, and
+# `vouch collateral import|show`: exit status 0 for evidence that
 # verifies, 1 for rejected evidence (with the failed check on stderr), 2 for
 # usage and I/O errors.
 #
@@ -83,6 +84,82 @@ mismatch=$(collateral mismatch sev-snp/negative/constellation-vlek-unrelated.pem
   amd-certs/milan_vlek_chain.pem)
 expect 1 "signature" -- --collateral "$mismatch" --at 2024-01-01T00:00:00Z \
   "$vectors/sev-snp/negative/constellation-vlek-report-v2-mismatched.bin"
+
+# SGX and TDX DCAP quotes with Intel collateral folders (PCS files found by
+# content) and the Intel certificates, at the times of the vectors' matrix.
+ic="$vectors/intel-collateral"
+certs="$vectors/intel-certs"
+qvl="$ic/2025-06-19_dcap-qvl"
+expect 0 "TDX quote version 4, TCB status UpToDate" -- --collateral "$qvl" --collateral "$certs" \
+  --at 2025-06-20T12:00:00Z "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
+expect 0 '"attester_tcb_status": "UpToDate"' -- --json --collateral "$qvl" --collateral "$certs" \
+  --at 2025-06-20T12:00:00Z "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
+# No matching TCB level: "TCB level not supported" rejects.
+expect 1 "tcb level not supported" -- --collateral "$qvl" --collateral "$certs" \
+  --at 2025-06-20T12:00:00Z "$vectors/tdx/dcapqvl-v4-b0c06f-tdxhex.dat"
+# SGX ConfigurationAndSWHardeningNeeded: rejected by default, accepted when listed.
+expect 1 "ConfigurationAndSWHardeningNeeded" -- --collateral "$qvl" --collateral "$certs" \
+  --at 2025-06-20T12:00:00Z "$vectors/sgx/dcapqvl-v3-00a067110000.dat"
+expect 0 "INTEL-SA-00289, INTEL-SA-00615" -- --accept-tcb UpToDate,ConfigurationAndSWHardeningNeeded \
+  --collateral "$qvl" --collateral "$certs" --at 2025-06-20T12:00:00Z \
+  "$vectors/sgx/dcapqvl-v3-00a067110000.dat"
+# TDX OutOfDate with advisories (8000-byte buffer with zero padding).
+expect 1 "OutOfDate" -- --collateral "$ic/2025-01-21_zkdcap" --collateral "$certs" \
+  --at 2025-02-01T00:00:00Z "$vectors/tdx/zkdcap-gcp-v4-00806f05-padded.dat"
+expect 0 "INTEL-SA-00960, INTEL-SA-00982, INTEL-SA-00986" -- --accept-tcb OutOfDate \
+  --collateral "$ic/2025-01-21_zkdcap" --collateral "$certs" --at 2025-02-01T00:00:00Z \
+  "$vectors/tdx/zkdcap-gcp-v4-00806f05-padded.dat"
+expect 0 "TCB status UpToDate" -- --collateral "$ic/2025-01-21_zkdcap" --collateral "$certs" \
+  --at 2025-02-01T00:00:00Z "$vectors/tdx/zkdcap-v4-00806f05.dat"
+# Expired collateral names the item and its dates.
+expect 1 "next update" -- --collateral "$ic/2025-01-21_zkdcap" --collateral "$certs" \
+  --at 2025-03-01T00:00:00Z "$vectors/tdx/zkdcap-v4-00806f05.dat"
+# trustee's TD runs with DEBUG set: rejected by default after everything
+# else verified, accepted with --allow-debug.
+expect 1 "DEBUG" -- --collateral "$ic/2023-06_go-tdx-guest" \
+  --at 2023-07-01T01:00:00Z "$vectors/tdx/trustee-v4-50806f.dat"
+expect 0 "TCB status UpToDate" -- --allow-debug --collateral "$ic/2023-06_go-tdx-guest" \
+  --at 2023-07-01T01:00:00Z "$vectors/tdx/trustee-v4-50806f.dat"
+expect 1 "tcb level not supported" -- --collateral "$ic/2023-06_go-tdx-guest" \
+  --at 2023-07-01T01:00:00Z "$vectors/tdx/gotdxguest-spr-e4-v4-50806f.dat"
+expect 0 "OutOfDate" -- --accept-tcb OutOfDate --collateral "$ic/2025-10_automata" \
+  --collateral "$certs" --at 2025-10-20T00:00:00Z "$vectors/azure/trustee-az-tdx-td-quote.dat"
+# The Occlum enclave is a debug enclave too.
+expect 1 "DEBUG" -- --accept-tcb OutOfDate --collateral "$ic/2025-08-15_automata" \
+  --collateral "$certs" --at 2025-08-20T00:00:00Z "$vectors/sgx/trustee-occlum-v3-00606a.dat"
+expect 0 "SGX quote version 3, TCB status OutOfDate" -- --allow-debug --accept-tcb OutOfDate \
+  --collateral "$ic/2025-08-15_automata" --collateral "$certs" --at 2025-08-20T00:00:00Z \
+  "$vectors/sgx/trustee-occlum-v3-00606a.dat"
+expect 2 "Revoked" -- --accept-tcb UpToDate,Revoked --collateral "$qvl" --collateral "$certs" \
+  --at 2025-06-20T12:00:00Z "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
+expect 2 "unknown" -- --accept-tcb Fine --collateral "$qvl" \
+  "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
+
+# vouch collateral import (air-gapped) and show, then verify from the cache.
+collateral_cmd() {
+  "$vouch" collateral "$@" > "$work/out" 2> "$work/err"
+}
+if collateral_cmd import "$qvl" "$certs" --cache "$work/cache" &&
+   grep -q "imported into" "$work/out" &&
+   collateral_cmd show --cache "$work/cache" --at 2025-06-20T12:00:00Z &&
+   grep -q "TDX tcb info fmspc b0c06f000000 v3" "$work/out"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: vouch collateral import/show"; cat "$work/out" "$work/err" | head -n 10
+  failed=$((failed + 1))
+fi
+expect 0 "TCB status UpToDate" -- --collateral "$work/cache" --at 2025-06-20T12:00:00Z \
+  "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
+tampered="$work/tampered"
+mkdir -p "$tampered"
+sed 's/"isvprodid":2/"isvprodid":3/' "$qvl/qeidentity_tdx.json" > "$tampered/qe.json"
+collateral_cmd import "$tampered" "$certs" --cache "$work/cache2"
+if [ $? -eq 1 ] && grep -q "signature" "$work/err" && [ ! -e "$work/cache2" ]; then
+  passed=$((passed + 1))
+else
+  echo "FAIL: vouch collateral import of a tampered QE identity"; cat "$work/err" | head -n 5
+  failed=$((failed + 1))
+fi
 
 # Usage and I/O errors.
 expect 2 "." -- --collateral "$milan" "$work/does-not-exist.bin"

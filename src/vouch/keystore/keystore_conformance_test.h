@@ -14,8 +14,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "vouch/crypto/hash.h"
 #include "vouch/keystore/keystore.h"
 
 namespace vouch::keystore::conformance {
@@ -26,6 +28,14 @@ struct KeyStoreFactory {
   // Open opens the key store at `location`, an empty folder made for each
   // test. Opening the same location again must open blobs sealed before.
   std::function<absl::StatusOr<std::unique_ptr<KeyStore>>(const std::string& location)> open;
+  // OAEP hashes that WrapForRelease must support. For the others it must
+  // return FailedPrecondition naming CKM_RSA_PKCS_OAEP.
+  std::vector<crypto::HashAlg> release_hashes = {crypto::HashAlg::kSha1, crypto::HashAlg::kSha256,
+                                                 crypto::HashAlg::kSha384};
+  // Whether DestroyKey makes the blob unusable. The software key store keeps
+  // a key in its blob alone, so there the caller's deletion of the blob is
+  // the purge.
+  bool destroy_removes_key = false;
 };
 
 std::string FactoryName(const ::testing::TestParamInfo<KeyStoreFactory>& info);

@@ -1,6 +1,8 @@
 #include "vouch/keystore/software_keystore.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/aead.h"
+#include "vouch/crypto/jwk.h"
 #include "vouch/crypto/key_wrap.h"
 #include "vouch/crypto/keys.h"
 #include "vouch/crypto/random.h"
@@ -160,16 +163,42 @@ absl::Status ValidateLabel(std::string_view label) {
   return absl::OkStatus();
 }
 
-// AssociatedData binds the blob to its format version and label.
-Bytes AssociatedData(std::string_view label) {
+// AssociatedData binds the blob to its format and label.
+Bytes AssociatedData(uint8_t format, std::string_view label) {
   Bytes aad;
   aad.reserve(1 + label.size());
-  aad.push_back(SoftwareKeyStore::kFormatVersion);
+  aad.push_back(format);
   aad.insert(aad.end(), label.begin(), label.end());
   return aad;
 }
 
 bool IsAesKeySize(size_t bytes) { return bytes == 16 || bytes == 24 || bytes == 32; }
+
+// PrivateKeyToPkcs8Der encodes a private key as PKCS#8 PrivateKeyInfo DER.
+absl::StatusOr<SecretBytes> PrivateKeyToPkcs8Der(EVP_PKEY* key) {
+  PKCS8_PRIV_KEY_INFO* info = EVP_PKEY2PKCS8(key);
+  if (info == nullptr) {
+    return crypto::SslError("keystore: encode PKCS#8");
+  }
+  absl::Cleanup free_info = [info] { PKCS8_PRIV_KEY_INFO_free(info); };
+  unsigned char* der = nullptr;
+  const int size = i2d_PKCS8_PRIV_KEY_INFO(info, &der);
+  if (size <= 0 || der == nullptr) {
+    return crypto::SslError("keystore: encode PKCS#8 DER");
+  }
+  SecretBytes out(ByteSpan(der, static_cast<size_t>(size)));
+  OPENSSL_clear_free(der, static_cast<size_t>(size));
+  return out;
+}
+
+// GenerateKeyPair makes an RSA or EC key pair of `spec` in this process.
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> GenerateKeyPair(const KeySpec& spec) {
+  if (spec.type == KeyType::kRsa) {
+    return crypto::GenerateRsaKey(spec.size_bits);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const std::string curve, EcCurveForSpec(spec));
+  return crypto::GenerateEcKey(curve);
+}
 
 }  // namespace
 
@@ -189,12 +218,29 @@ absl::StatusOr<std::unique_ptr<SoftwareKeyStore>> SoftwareKeyStore::OpenOrCreate
   return std::unique_ptr<SoftwareKeyStore>(new SoftwareKeyStore(std::move(key).value()));
 }
 
-absl::StatusOr<Bytes> SoftwareKeyStore::GenerateSymmetric(int size_bits, std::string_view label) {
-  if (size_bits != 128 && size_bits != 192 && size_bits != 256) {
-    return InvalidArgumentf("keystore: AES key size {} bits, want 128, 192 or 256", size_bits);
+absl::StatusOr<GeneratedKey> SoftwareKeyStore::GenerateKey(const KeySpec& spec,
+                                                            std::string_view label) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeySpec(spec));
+  VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
+  GeneratedKey generated;
+  generated.spec = spec;
+  if (spec.type == KeyType::kAes) {
+    const SecretBytes key = crypto::RandomSecret(static_cast<size_t>(spec.size_bits / 8));
+    VOUCH_ASSIGN_OR_RETURN(generated.sealed, SealWithFormat(kFormatVersion, key, label));
+    return generated;
   }
-  const SecretBytes key = crypto::RandomSecret(static_cast<size_t>(size_bits / 8));
-  return Seal(key, label);
+
+  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> pair, GenerateKeyPair(spec));
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes der, PrivateKeyToPkcs8Der(pair.get()));
+  VOUCH_ASSIGN_OR_RETURN(generated.sealed, SealWithFormat(kPrivateKeyFormat, der, label));
+  VOUCH_ASSIGN_OR_RETURN(generated.public_key_pem, crypto::PublicKeyToPem(pair.get()));
+  VOUCH_ASSIGN_OR_RETURN(generated.public_jwk, crypto::PublicKeyToJwk(pair.get()));
+  return generated;
+}
+
+absl::StatusOr<Bytes> SoftwareKeyStore::GenerateSymmetric(int size_bits, std::string_view label) {
+  VOUCH_ASSIGN_OR_RETURN(GeneratedKey generated, GenerateKey(KeySpec::Aes(size_bits), label));
+  return std::move(generated.sealed);
 }
 
 absl::StatusOr<Bytes> SoftwareKeyStore::ImportSymmetric(const SecretBytes& key,
@@ -212,6 +258,14 @@ absl::StatusOr<Bytes> SoftwareKeyStore::WrapForRelease(ByteSpan sealed, std::str
   if (target == nullptr || !crypto::IsRsaKey(target)) {
     return InvalidArgumentf("keystore: release target for {} must be an RSA public key", label);
   }
+  if (!sealed.empty() && sealed[0] == kPrivateKeyFormat) {
+    VOUCH_ASSIGN_OR_RETURN(const SecretBytes der, OpenWithFormat(kPrivateKeyFormat, sealed, label));
+    absl::StatusOr<Bytes> wrapped = crypto::RsaAesKeyWrap(target, oaep_hash, der.Expose());
+    if (!wrapped.ok()) {
+      return Prefix(fmt::format("keystore: wrap {} for release", label), wrapped.status());
+    }
+    return wrapped;
+  }
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes key, Unseal(sealed, label));
   // Only AES keys are released; other sealed secrets (such as a signing key)
   // stay inside the service even if a caller passes their label.
@@ -227,7 +281,30 @@ absl::StatusOr<Bytes> SoftwareKeyStore::WrapForRelease(ByteSpan sealed, std::str
   return wrapped;
 }
 
+absl::Status SoftwareKeyStore::DestroyKey(ByteSpan sealed, std::string_view label) {
+  const uint8_t format = sealed.empty() ? kFormatVersion : sealed[0];
+  if (format != kPrivateKeyFormat) {
+    return Unseal(sealed, label).status();
+  }
+  return OpenWithFormat(kPrivateKeyFormat, sealed, label).status();
+}
+
 absl::StatusOr<Bytes> SoftwareKeyStore::Seal(const SecretBytes& secret, std::string_view label) {
+  return SealWithFormat(kFormatVersion, secret, label);
+}
+
+absl::StatusOr<SecretBytes> SoftwareKeyStore::Unseal(ByteSpan sealed, std::string_view label) {
+  if (!sealed.empty() && sealed[0] == kPrivateKeyFormat) {
+    VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
+    return FailedPreconditionf(
+        "keystore: sealed blob for {} holds a private key, which leaves only through a release",
+        label);
+  }
+  return OpenWithFormat(kFormatVersion, sealed, label);
+}
+
+absl::StatusOr<Bytes> SoftwareKeyStore::SealWithFormat(uint8_t format, const SecretBytes& secret,
+                                                       std::string_view label) {
   VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
   if (secret.empty()) {
     return InvalidArgumentf("keystore: cannot seal an empty secret under {}", label);
@@ -236,30 +313,31 @@ absl::StatusOr<Bytes> SoftwareKeyStore::Seal(const SecretBytes& secret, std::str
     return InvalidArgumentf("keystore: secret has {} bytes, more than the limit of {}",
                             secret.size(), kMaxSecretBytes);
   }
-  VOUCH_ASSIGN_OR_RETURN(const Bytes sealed,
-                         crypto::AesGcmSeal(root_key_, secret.Expose(), AssociatedData(label)));
+  VOUCH_ASSIGN_OR_RETURN(const Bytes sealed, crypto::AesGcmSeal(root_key_, secret.Expose(),
+                                                                AssociatedData(format, label)));
   Bytes blob;
   blob.reserve(1 + sealed.size());
-  blob.push_back(kFormatVersion);
+  blob.push_back(format);
   blob.insert(blob.end(), sealed.begin(), sealed.end());
   return blob;
 }
 
-absl::StatusOr<SecretBytes> SoftwareKeyStore::Unseal(ByteSpan sealed, std::string_view label) {
+absl::StatusOr<SecretBytes> SoftwareKeyStore::OpenWithFormat(uint8_t format, ByteSpan sealed,
+                                                             std::string_view label) {
   VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
   if (sealed.empty()) {
     return InvalidArgumentf("keystore: sealed blob for {} is empty", label);
   }
-  if (sealed[0] != kFormatVersion) {
+  if (sealed[0] != format) {
     return InvalidArgumentf("keystore: sealed blob for {} has format version {}, want {}", label,
-                            sealed[0], kFormatVersion);
+                            sealed[0], format);
   }
   if (sealed.size() < kMinSealedBytes) {
     return InvalidArgumentf("keystore: sealed blob for {} has {} bytes, want at least {}", label,
                             sealed.size(), kMinSealedBytes);
   }
   absl::StatusOr<SecretBytes> opened =
-      crypto::AesGcmOpen(root_key_, sealed.subspan(1), AssociatedData(label));
+      crypto::AesGcmOpen(root_key_, sealed.subspan(1), AssociatedData(format, label));
   if (absl::IsUnauthenticated(opened.status())) {
     return Unauthenticatedf(
         "keystore: sealed blob does not open under label {}: it was modified, belongs to "

@@ -5,11 +5,14 @@
 // file must stay readable by the service user alone; OpenOrCreate rejects a
 // file that group or others can access.
 //
-// Sealed blob format, version 1:
-//   byte 0       format version (0x01)
+// Sealed blob formats:
+//   byte 0       format: 0x01 for a secret or AES key (Seal, GenerateSymmetric,
+//                ImportSymmetric, GenerateKey of AES), 0x02 for a private
+//                key of GenerateKey, held as PKCS#8 PrivateKeyInfo DER
 //   bytes 1..12  AES-GCM nonce (random)
 //   then         ciphertext, then the 16-byte GCM tag
-// with associated data = format version byte || label.
+// with associated data = format byte || label. Unseal opens format 1 only,
+// so a private key leaves only through WrapForRelease.
 #ifndef VOUCH_KEYSTORE_SOFTWARE_KEYSTORE_H_
 #define VOUCH_KEYSTORE_SOFTWARE_KEYSTORE_H_
 
@@ -36,8 +39,10 @@ class SoftwareKeyStore : public KeyStore {
   static absl::StatusOr<std::unique_ptr<SoftwareKeyStore>> OpenOrCreate(
       const std::string& root_key_path);
 
-  // kFormatVersion is the first byte of every blob this build writes.
+  // kFormatVersion is the first byte of secret and AES key blobs, and
+  // kPrivateKeyFormat the first byte of RSA and EC private key blobs.
   static constexpr uint8_t kFormatVersion = 1;
+  static constexpr uint8_t kPrivateKeyFormat = 2;
   static constexpr size_t kRootKeyBytes = 32;
   // kMaxSecretBytes limits Seal; a sealed PEM of an RSA-8192 key fits.
   static constexpr size_t kMaxSecretBytes = 64 * 1024;
@@ -45,15 +50,23 @@ class SoftwareKeyStore : public KeyStore {
   static constexpr size_t kMaxLabelBytes = 1024;
 
   std::string_view Name() const override { return "software"; }
+  absl::StatusOr<GeneratedKey> GenerateKey(const KeySpec& spec, std::string_view label) override;
   absl::StatusOr<Bytes> GenerateSymmetric(int size_bits, std::string_view label) override;
   absl::StatusOr<Bytes> ImportSymmetric(const SecretBytes& key, std::string_view label) override;
   absl::StatusOr<Bytes> WrapForRelease(ByteSpan sealed, std::string_view label, EVP_PKEY* target,
                                        crypto::HashAlg oaep_hash) override;
+  absl::Status DestroyKey(ByteSpan sealed, std::string_view label) override;
   absl::StatusOr<Bytes> Seal(const SecretBytes& secret, std::string_view label) override;
   absl::StatusOr<SecretBytes> Unseal(ByteSpan sealed, std::string_view label) override;
 
  private:
   explicit SoftwareKeyStore(SecretBytes root_key) : root_key_(std::move(root_key)) {}
+
+  // SealWithFormat and OpenWithFormat implement both blob formats.
+  absl::StatusOr<Bytes> SealWithFormat(uint8_t format, const SecretBytes& secret,
+                                       std::string_view label);
+  absl::StatusOr<SecretBytes> OpenWithFormat(uint8_t format, ByteSpan sealed,
+                                             std::string_view label);
 
   // Set once in the constructor and never changed, so no lock is needed.
   const SecretBytes root_key_;

@@ -153,9 +153,9 @@ TEST_F(SoftwareKeyStoreTest, BlobHasDocumentedLayout) {
   EXPECT_EQ(sealed[0], SoftwareKeyStore::kFormatVersion);
 
   Bytes future = sealed;
-  future[0] = 2;
+  future[0] = 3;
   EXPECT_THAT(keystore->Unseal(future, "key:k:1"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 2")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 3")));
 }
 
 TEST_F(SoftwareKeyStoreTest, LongLabelIsRejected) {

@@ -60,6 +60,14 @@ constexpr StringMember kStringMembers[] = {
     {"admin_token_sha256", &Config::admin_token_sha256},
     {"issuer", &Config::issuer},
     {"collateral_dir", &Config::collateral_dir},
+    {"accept_tcb", &Config::accept_tcb},
+    {"store", &Config::store},
+    {"postgres_url_file", &Config::postgres_url_file},
+    {"postgres_schema", &Config::postgres_schema},
+    {"keystore", &Config::keystore},
+    {"pkcs11_module", &Config::pkcs11_module},
+    {"pkcs11_token_label", &Config::pkcs11_token_label},
+    {"pkcs11_pin_file", &Config::pkcs11_pin_file},
 };
 
 struct BoolMember {
@@ -69,6 +77,9 @@ struct BoolMember {
 constexpr BoolMember kBoolMembers[] = {
     {"allow_simulated_snp", &Config::allow_simulated_snp},
     {"allow_debug", &Config::allow_debug},
+    {"isolated", &Config::isolated},
+    {"read_only", &Config::read_only},
+    {"pkcs11_host_oaep", &Config::pkcs11_host_oaep},
 };
 
 // MergeNumber sets the integer and duration members.
@@ -81,10 +92,25 @@ absl::Status MergeNumber(const std::string& key, const nlohmann::json& value, Co
     field = absl::Seconds(static_cast<int64_t>(seconds));
     return absl::OkStatus();
   }
+  if (key == "pkcs11_slot") {
+    VOUCH_ASSIGN_OR_RETURN(config.pkcs11_slot,
+                           ReadInteger(value, key, std::numeric_limits<uint32_t>::max()));
+    return absl::OkStatus();
+  }
+  if (key == "postgres_pool_size") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t size, ReadInteger(value, key, 1000));
+    config.postgres_pool_size = static_cast<int>(size);
+    return absl::OkStatus();
+  }
   if (key == "threads" || key == "max_connections") {
     VOUCH_ASSIGN_OR_RETURN(const uint64_t number, ReadInteger(value, key, kIntMax));
     int& field = key == "threads" ? config.threads : config.max_connections;
     field = static_cast<int>(number);
+    return absl::OkStatus();
+  }
+  if (key == "key_recovery_days") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t days, ReadInteger(value, key, 90));
+    config.key_recovery_days = static_cast<int>(days);
     return absl::OkStatus();
   }
   if (key == "max_vmpl") {
@@ -134,6 +160,17 @@ absl::Status MergeMember(const std::string& key, const nlohmann::json& value, Co
   }
   if (key == "trusted_authorities") {
     return MergeTrustedAuthorities(value, config);
+  }
+  if (key == "policy_signing_certs") {
+    if (!value.is_array()) {
+      return InvalidArgumentf("config: policy_signing_certs must be an array of file paths");
+    }
+    for (const nlohmann::json& path : value) {
+      std::string file;
+      VOUCH_RETURN_IF_ERROR(ReadString(path, "each policy_signing_certs entry", file));
+      config.policy_signing_cert_files.push_back(std::move(file));
+    }
+    return absl::OkStatus();
   }
   if (key == "admin_token_file") {
     std::string path;
@@ -224,6 +261,10 @@ absl::Status ValidateConfig(const Config& config) {
     return InvalidArgumentf("config: token lifetime {} is outside 10s..24h",
                             absl::FormatDuration(config.token_lifetime));
   }
+  if (config.key_recovery_days < 7 || config.key_recovery_days > 90) {
+    return InvalidArgumentf("config: key recovery period {} days is outside 7..90",
+                            config.key_recovery_days);
+  }
   if (config.max_vmpl > 3) {
     return InvalidArgumentf("config: max VMPL {} is outside 0..3", config.max_vmpl);
   }
@@ -236,6 +277,31 @@ absl::Status ValidateConfig(const Config& config) {
   }
   if (config.io_timeout < absl::Seconds(1) || config.max_connections < 1) {
     return InvalidArgumentf("config: the I/O timeout must be at least 1s and max connections >= 1");
+  }
+  if (config.store != "sqlite" && config.store != "postgres") {
+    return InvalidArgumentf("config: store {:?} is unknown, want \"sqlite\" or \"postgres\"",
+                            config.store);
+  }
+  if (config.postgres_pool_size < 1 || config.postgres_pool_size > 1000) {
+    return InvalidArgumentf("config: postgres pool size {} is outside 1..1000",
+                            config.postgres_pool_size);
+  }
+  if (config.keystore != "software" && config.keystore != "pkcs11") {
+    return InvalidArgumentf("config: keystore {:?} is unknown, want \"software\" or \"pkcs11\"",
+                            config.keystore);
+  }
+  if (config.keystore == "pkcs11" && config.pkcs11_module.empty()) {
+    return InvalidArgumentf("config: keystore pkcs11 needs a module path (--pkcs11-module, for "
+                            "SoftHSM2 /usr/lib/softhsm/libsofthsm2.so)");
+  }
+  if (config.keystore == "pkcs11" &&
+      config.pkcs11_token_label.empty() == !config.pkcs11_slot.has_value()) {
+    return InvalidArgumentf("config: keystore pkcs11 needs exactly one of --pkcs11-token-label "
+                            "and --pkcs11-slot");
+  }
+  if (config.isolated && config.policy_signing_cert_files.empty()) {
+    return InvalidArgumentf("config: isolated mode needs at least one policy-signing certificate "
+                            "(--policy-signing-cert FILE)");
   }
   return absl::OkStatus();
 }
@@ -278,17 +344,34 @@ absl::StatusOr<HttpServerOptions> ToHttpServerOptions(const Config& config) {
   return options;
 }
 
+namespace {
+
+// DescribeKeyStore names the key store and token, never the PIN.
+std::string DescribeKeyStore(const Config& config) {
+  if (config.keystore != "pkcs11") {
+    return config.keystore;
+  }
+  const std::string token = config.pkcs11_slot.has_value()
+                                ? fmt::format("slot {}", *config.pkcs11_slot)
+                                : fmt::format("token {:?}", config.pkcs11_token_label);
+  return fmt::format("pkcs11(module={:?} {} host_oaep={})", config.pkcs11_module, token,
+                     config.pkcs11_host_oaep);
+}
+
+}  // namespace
+
 std::string DescribeConfig(const Config& config) {
   return fmt::format(
       "listen={} tls={} data_dir={:?} issuer={:?} token_lifetime={} admin_token={} "
       "allow_simulated_snp={} allow_debug={} max_vmpl={} collateral_dir={:?} threads={} "
-      "max_body_bytes={}",
+      "max_body_bytes={} isolated={} policy_signing_certs={} store={} read_only={} keystore={}",
       config.listen, config.tls_cert_file.empty() ? "off" : "on", config.data_dir,
       config.issuer.empty() ? "(from listen address)" : config.issuer,
       absl::FormatDuration(config.token_lifetime),
       config.admin_token_sha256.empty() ? "unset" : "set", config.allow_simulated_snp,
       config.allow_debug, config.max_vmpl, config.collateral_dir, config.threads,
-      config.max_body_bytes);
+      config.max_body_bytes, config.isolated, config.policy_signing_cert_files.size(),
+      config.store, config.read_only, DescribeKeyStore(config));
 }
 
 }  // namespace vouch::server

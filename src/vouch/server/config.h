@@ -12,13 +12,22 @@
 //   trusted_authorities   [{"issuer": URL, "jwks_file": PATH}]: other attestation
 //                         services whose tokens the key broker accepts
 //   token_lifetime_seconds, allow_simulated_snp, allow_debug, max_vmpl,
-//   collateral_dir, threads, max_body_bytes, io_timeout_seconds, max_connections
+//   collateral_dir, threads, max_body_bytes, io_timeout_seconds, max_connections,
+//   key_recovery_days     days a deleted key stays recoverable: 7 to 90 (default 90)
+//   accept_tcb            accepted SGX/TDX TCB statuses, "UpToDate,SWHardeningNeeded"
+//   isolated              accept only signed attestation policies
+//   store                 "sqlite" (default) or "postgres"
+//   postgres_url_file, postgres_schema, postgres_pool_size, read_only
+//   policy_signing_certs  [PATH]: PEM certificates whose keys sign attestation policies
+//   keystore              "software" (default, <data_dir>/root.key) or "pkcs11"
+//   pkcs11_module, pkcs11_token_label or pkcs11_slot, pkcs11_pin_file, pkcs11_host_oaep
 #ifndef VOUCH_SERVER_CONFIG_H_
 #define VOUCH_SERVER_CONFIG_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,14 +63,53 @@ struct Config {
   // SEV-SNP appraisal: accept debug-enabled guests, and VMPLs up to max_vmpl.
   bool allow_debug = false;
   uint32_t max_vmpl = 0;
-  // Folder of AMD certificates used for reports sent without a chain.
+  // Folder of AMD certificates used for reports sent without a chain, and
+  // of Intel collateral (TCB info, QE identity, CRLs, certificates) for
+  // SGX and TDX quotes.
   std::string collateral_dir;
+  // SGX and TDX appraisal: the accepted TCB statuses, comma separated
+  // ("UpToDate,SWHardeningNeeded"). Revoked is never accepted.
+  std::string accept_tcb = "UpToDate";
+  // Verification time of SGX and TDX quotes and their collateral, for tests
+  // only: real quotes and Intel collateral expire, so tests pin the time.
+  // Neither the config file nor the command line can set it.
+  std::optional<absl::Time> dcap_verification_time_for_test;
   // Attestation services trusted besides this one, which is always trusted.
   std::vector<TrustedAuthorityFile> trusted_authorities;
+  // Attestation policies: PEM files of the certificates whose keys may sign
+  // a policy JWS, and isolated mode, in which PUT /policies/{kind} accepts
+  // only policies signed by one of them. Fixed at start-up.
+  std::vector<std::string> policy_signing_cert_files;
+  bool isolated = false;
   int threads = 2;
   size_t max_body_bytes = 1024 * 1024;
   absl::Duration io_timeout = absl::Seconds(10);
   int max_connections = 256;
+  // Days a deleted key stays recoverable before it can be purged (7 to 90,
+  // as in Azure Key Vault).
+  int key_recovery_days = 90;
+  // Store: "sqlite" (<data_dir>/vouch.db) or "postgres". The PostgreSQL
+  // connection string may hold a password, so it comes only from
+  // postgres_url_file or the VOUCH_POSTGRES_URL environment variable
+  // (dr_mode.h), never from a flag, and is never logged.
+  std::string store = "sqlite";
+  std::string postgres_url_file;
+  std::string postgres_schema;  // empty: the connection's search_path
+  int postgres_pool_size = 8;
+  // Start read-only (disaster-recovery standby); see dr_mode.h.
+  bool read_only = false;
+  // Key store: "software" (keys sealed under <data_dir>/root.key) or
+  // "pkcs11" (keys inside a PKCS#11 token, see keystore/pkcs11_keystore.h).
+  // The PIN comes only from pkcs11_pin_file or the VOUCH_PKCS11_PIN
+  // environment variable, never from a flag, and is never logged.
+  std::string keystore = "software";
+  std::string pkcs11_module;
+  std::string pkcs11_token_label;  // or pkcs11_slot; exactly one of them
+  std::optional<uint64_t> pkcs11_slot;
+  std::string pkcs11_pin_file;
+  // Run RSA-OAEP of releases in the server where the token lacks OAEP with
+  // SHA-256/384 (SoftHSM2); the released key is still wrapped in the token.
+  bool pkcs11_host_oaep = false;
 };
 
 struct ListenAddress {
@@ -83,7 +131,8 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 // ValidateConfig checks ranges and formats. It requires a data folder, a
 // parsable listen address, a 64-digit hex admin hash and TLS files in pairs.
 // The token lifetime must be 10 s to 24 h, max_vmpl 0..3, threads 1..64, and
-// the body limit 1 KiB to 64 MiB.
+// the body limit 1 KiB to 64 MiB. Isolated mode needs a policy-signing
+// certificate.
 absl::Status ValidateConfig(const Config& config);
 
 // ParseTrustedAuthority reads the --trust-authority value "ISSUER=JWKS_FILE",

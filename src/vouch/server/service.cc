@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,12 +14,14 @@
 #include "vouch/base/status.h"
 #include "vouch/broker/release_request.h"
 #include "vouch/crypto/keys.h"
+#include "vouch/keystore/pkcs11_keystore.h"
 #include "vouch/keystore/software_keystore.h"
 #include "vouch/policy/strict_json.h"
 #include "vouch/server/admin_auth.h"
 #include "vouch/server/attest_request.h"
+#include "vouch/server/key_routes.h"
 #include "vouch/server/status_mapping.h"
-#include "vouch/store/sqlite_store.h"
+#include "vouch/server/dr_mode.h"
 
 namespace vouch::server {
 namespace {
@@ -35,12 +38,11 @@ absl::Status MakeDataDir(const std::string& dir) {
 }
 
 // LoadOrCreateSigningKey reads the sealed signing key from the store, or
-// generates one and stores it sealed.
-// NOTE: two processes starting at once on an empty data folder could each
-// create a key. The second PutBlob wins, so tokens from the first process
-// stop verifying once it restarts. Run one server per data folder.
-absl::StatusOr<crypto::SslPtr<EVP_PKEY>> LoadOrCreateSigningKey(store::Store& store,
-                                                                keystore::KeyStore& keystore) {
+// generates one and stores it sealed with `put_if_absent`. When another node
+// stored a key first, that key is used, so every node signs with one key.
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> LoadOrCreateSigningKey(
+    store::Store& store, keystore::KeyStore& keystore,
+    const std::function<absl::StatusOr<Bytes>(std::string_view, ByteSpan)>& put_if_absent) {
   VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kSigningKeyBlob));
   if (blob.has_value()) {
     VOUCH_ASSIGN_OR_RETURN(const SecretBytes pem, keystore.Unseal(*blob, kSigningKeyBlob));
@@ -49,7 +51,11 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> LoadOrCreateSigningKey(store::Store& st
   VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> key, crypto::GenerateRsaKey(kSigningKeyRsaBits));
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes pem, crypto::PrivateKeyToPem(key.get()));
   VOUCH_ASSIGN_OR_RETURN(const Bytes sealed, keystore.Seal(pem, kSigningKeyBlob));
-  VOUCH_RETURN_IF_ERROR(store.PutBlob(kSigningKeyBlob, sealed));
+  VOUCH_ASSIGN_OR_RETURN(const Bytes stored, put_if_absent(kSigningKeyBlob, sealed));
+  if (stored != sealed) {
+    VOUCH_ASSIGN_OR_RETURN(const SecretBytes winner, keystore.Unseal(stored, kSigningKeyBlob));
+    return crypto::PrivateKeyFromPem(winner.Expose());
+  }
   return key;
 }
 
@@ -68,20 +74,6 @@ std::optional<HttpResponse> CheckJsonContentType(const HttpRequest& request) {
   return ErrorResponseFor(415, fmt::format("Content-Type {:?} is not supported, want "
                                            "application/json",
                                            *type));
-}
-
-// KeyResponse returns the broker's JSON, or the error code "KeyNotFound"
-// for a missing key or version, as Azure Key Vault does.
-absl::StatusOr<HttpResponse> KeyResponse(absl::StatusOr<nlohmann::json> result) {
-  if (result.ok()) {
-    return JsonResponse(200, *result);
-  }
-  if (result.status().code() == absl::StatusCode::kNotFound) {
-    HttpResponse response = ErrorResponse(404, "KeyNotFound", StdView(result.status().message()));
-    response.log_detail = result.status().ToString();
-    return response;
-  }
-  return result.status();
 }
 
 }  // namespace
@@ -110,6 +102,25 @@ absl::Status AddTrustedAuthorities(const Config& config,
   return absl::OkStatus();
 }
 
+// OpenKeyStore opens the key store that `config.keystore` selects.
+absl::StatusOr<std::unique_ptr<keystore::KeyStore>> OpenKeyStore(const Config& config,
+                                                                 const std::string& dir) {
+  if (config.keystore != "pkcs11") {
+    VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<keystore::SoftwareKeyStore> software,
+                           keystore::SoftwareKeyStore::OpenOrCreate(dir + kRootKeyFile));
+    return std::unique_ptr<keystore::KeyStore>(std::move(software));
+  }
+  keystore::Pkcs11Options options;
+  options.module_path = config.pkcs11_module;
+  options.token_label = config.pkcs11_token_label;
+  options.slot = config.pkcs11_slot;
+  options.host_oaep = config.pkcs11_host_oaep;
+  VOUCH_ASSIGN_OR_RETURN(options.pin, keystore::ReadPkcs11Pin(config.pkcs11_pin_file));
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<keystore::Pkcs11KeyStore> pkcs11,
+                         keystore::Pkcs11KeyStore::Open(std::move(options)));
+  return std::unique_ptr<keystore::KeyStore>(std::move(pkcs11));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std::string issuer) {
@@ -118,11 +129,13 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   VOUCH_RETURN_IF_ERROR(MakeDataDir(config.data_dir));
   const std::string dir = config.data_dir + "/";
 
-  VOUCH_ASSIGN_OR_RETURN(service->store_, store::SqliteStore::Open(dir + kDatabaseFile));
-  VOUCH_ASSIGN_OR_RETURN(service->keystore_,
-                         keystore::SoftwareKeyStore::OpenOrCreate(dir + kRootKeyFile));
-  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> signing_key,
-                         LoadOrCreateSigningKey(*service->store_, *service->keystore_));
+  VOUCH_ASSIGN_OR_RETURN(ServiceStore opened, OpenServiceStore(config));
+  service->store_ = std::move(opened.store);
+  service->dr_ = opened.dr;
+  VOUCH_ASSIGN_OR_RETURN(service->keystore_, OpenKeyStore(config, dir));
+  VOUCH_ASSIGN_OR_RETURN(
+      crypto::SslPtr<EVP_PKEY> signing_key,
+      LoadOrCreateSigningKey(*service->store_, *service->keystore_, opened.put_blob_if_absent));
 
   token::TokenIssuerOptions issuer_options;
   issuer_options.issuer = std::move(issuer);
@@ -156,7 +169,27 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   deps.keystore = service->keystore_.get();
   deps.validator = &*service->validator_;
   deps.signing_key = service->issuer_->signing_key();
+  deps.recovery_days = config.key_recovery_days;
   VOUCH_ASSIGN_OR_RETURN(service->broker_, broker::KeyBroker::Create(deps));
+  service->key_routes_ = std::make_unique<KeyRoutes>(
+      service->broker_.get(), service->store_.get(), service->issuer_->issuer());
+  service->audit_heads_ = std::make_unique<AuditHeadTimer>(
+      service->store_.get(), service->issuer_->signing_key(), broker::AuditHeadOptions{});
+
+  AttestationPoliciesOptions policy_options;
+  policy_options.isolated = config.isolated;
+  for (const std::string& file : config.policy_signing_cert_files) {
+    constexpr size_t kMaxCertificateFileBytes = 1 << 20;
+    VOUCH_ASSIGN_OR_RETURN(const Bytes pem, ReadFile(file, kMaxCertificateFileBytes));
+    absl::StatusOr<std::vector<crypto::Certificate>> certificates = crypto::ParseCertificates(pem);
+    if (!certificates.ok()) {
+      return Prefix(fmt::format("policy-signing certificate {}", file), certificates.status());
+    }
+    policy_options.signing_certificates.insert(policy_options.signing_certificates.end(),
+                                               certificates->begin(), certificates->end());
+  }
+  VOUCH_ASSIGN_OR_RETURN(service->policies_,
+                         AttestationPolicies::Load(*service->store_, std::move(policy_options)));
 
   SnpAttestationOptions& attestation = service->attestation_;
   attestation.appraisal.allow_debug = config.allow_debug;
@@ -165,11 +198,15 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
     VOUCH_ASSIGN_OR_RETURN(attestation.collateral,
                            crypto::LoadCertificatesFromDir(config.collateral_dir));
   }
+  VOUCH_ASSIGN_OR_RETURN(service->dcap_, DcapAttestation::Create(config));
   if (config.allow_simulated_snp) {
     VOUCH_ASSIGN_OR_RETURN(service->simulated_,
                            snp::SimulatedSnp::LoadOrCreate(dir + kSimulatedSnpDir));
     attestation.roots.push_back(service->simulated_->Root());
   }
+  VOUCH_ASSIGN_OR_RETURN(service->azure_,
+                         AzureAttestation::Create(*service->store_,
+                                                  {attestation, &service->dcap_->options()}));
   return service;
 }
 
@@ -178,6 +215,29 @@ absl::Status Service::AddRoutes(Router& router) {
     return [this, method](const HttpRequest& request) { return (this->*method)(request); };
   };
   VOUCH_RETURN_IF_ERROR(router.Add("POST", "/attest/SevSnpVm", bind(&Service::HandleAttest)));
+  const auto issue_dcap = [this](std::string_view kind,
+                                 nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
+    VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kind, verified));
+    const bool simulated = claims.contains("x-vouch-simulated");
+    if (simulated && !simulated_issuer_.has_value()) {
+      return Internalf("simulated evidence verified although simulated evidence is not allowed");
+    }
+    const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
+    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), absl::Now()));
+    return JsonResponse(200, {{"token", token}});
+  };
+  VOUCH_RETURN_IF_ERROR(dcap_->AddRoutes(router, issue_dcap));
+  const auto issue_azure = [this](nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
+    VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kAzureGuestKind, verified));
+    const bool simulated = claims.contains("x-vouch-simulated");
+    if (simulated && !simulated_issuer_.has_value()) {
+      return Internalf("simulated evidence verified although simulated evidence is not allowed");
+    }
+    const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
+    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), absl::Now()));
+    return JsonResponse(200, {{"token", token}});
+  };
+  VOUCH_RETURN_IF_ERROR(azure_->AddRoutes(router, issue_azure));
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/certs", [this](const HttpRequest&) {
     return absl::StatusOr<HttpResponse>(JsonResponse(200, issuer_->Jwks()));
   }));
@@ -199,14 +259,31 @@ absl::Status Service::AddRoutes(Router& router) {
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/healthz", [](const HttpRequest&) {
     return absl::StatusOr<HttpResponse>(JsonResponse(200, {{"status", "ok"}}));
   }));
-  VOUCH_RETURN_IF_ERROR(router.Add("PUT", "/keys/{name}", Admin(&Service::HandleCreateKey)));
-  VOUCH_RETURN_IF_ERROR(router.Add("GET", "/keys/{name}", Admin(&Service::HandleGetKey)));
+  // Key routes (key_routes.h). Every role but release takes the admin token
+  // for now; a role check per route goes in this guard.
   VOUCH_RETURN_IF_ERROR(
-      router.Add("GET", "/keys/{name}/versions", Admin(&Service::HandleListVersions)));
-  VOUCH_RETURN_IF_ERROR(router.Add("GET", "/keys/{name}/{version}", Admin(&Service::HandleGetKey)));
-  VOUCH_RETURN_IF_ERROR(router.Add("POST", "/keys/{name}/release", bind(&Service::HandleRelease)));
-  VOUCH_RETURN_IF_ERROR(
-      router.Add("POST", "/keys/{name}/{version}/release", bind(&Service::HandleRelease)));
+      key_routes_->AddRoutes(router, [this](KeyRouteRole role, Handler handler) -> Handler {
+        if (role == KeyRouteRole::kRelease) {
+          return handler;
+        }
+        return [this, handler = std::move(handler)](const HttpRequest& request) {
+          const absl::Status auth = CheckAdminBearer(request, config_.admin_token_sha256);
+          if (!auth.ok()) {
+            return absl::StatusOr<HttpResponse>(WithBearerChallenge(StatusResponse(auth)));
+          }
+          return handler(request);
+        };
+      }));
+  VOUCH_RETURN_IF_ERROR(AddDrRoutes(router, dr_, config_.admin_token_sha256));
+  VOUCH_RETURN_IF_ERROR(policies_->AddRoutes(router, [this](Handler handler) -> Handler {
+    return [this, handler = std::move(handler)](const HttpRequest& request) {
+      const absl::Status auth = CheckAdminBearer(request, config_.admin_token_sha256);
+      if (!auth.ok()) {
+        return absl::StatusOr<HttpResponse>(WithBearerChallenge(StatusResponse(auth)));
+      }
+      return handler(request);
+    };
+  }));
   return absl::OkStatus();
 }
 
@@ -227,7 +304,8 @@ absl::StatusOr<HttpResponse> Service::HandleAttest(const HttpRequest& request) c
   }
   VOUCH_ASSIGN_OR_RETURN(const AttestRequest attest, ParseAttestRequest(request.body));
   const absl::Time now = absl::Now();
-  VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, AttestSnp(attest, attestation_, now));
+  VOUCH_ASSIGN_OR_RETURN(nlohmann::json verified, AttestSnp(attest, attestation_, now));
+  VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kSevSnpVmKind, verified));
   const bool simulated = claims.contains("x-vouch-simulated");
   if (simulated && !simulated_issuer_.has_value()) {
     return Internalf("simulated evidence verified although simulated evidence is not allowed");
@@ -235,35 +313,6 @@ absl::StatusOr<HttpResponse> Service::HandleAttest(const HttpRequest& request) c
   const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
   VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), now));
   return JsonResponse(200, {{"token", token}});
-}
-
-absl::StatusOr<HttpResponse> Service::HandleCreateKey(const HttpRequest& request) const {
-  if (std::optional<HttpResponse> rejected = CheckJsonContentType(request)) {
-    return *std::move(rejected);
-  }
-  VOUCH_ASSIGN_OR_RETURN(const nlohmann::json body,
-                         policy::ParseStrictJson(request.body, "create key request"));
-  return KeyResponse(
-      broker_->CreateKey(request.Param("name"), body, issuer_->issuer(), absl::Now()));
-}
-
-absl::StatusOr<HttpResponse> Service::HandleGetKey(const HttpRequest& request) const {
-  return KeyResponse(
-      broker_->GetKey(request.Param("name"), request.Param("version"), issuer_->issuer()));
-}
-
-absl::StatusOr<HttpResponse> Service::HandleListVersions(const HttpRequest& request) const {
-  return KeyResponse(broker_->ListVersions(request.Param("name"), issuer_->issuer()));
-}
-
-absl::StatusOr<HttpResponse> Service::HandleRelease(const HttpRequest& request) const {
-  if (std::optional<HttpResponse> rejected = CheckJsonContentType(request)) {
-    return *std::move(rejected);
-  }
-  VOUCH_ASSIGN_OR_RETURN(const broker::ReleaseRequest release,
-                         broker::ParseReleaseRequest(request.body));
-  return KeyResponse(broker_->Release(request.Param("name"), request.Param("version"), release,
-                                      issuer_->issuer(), absl::Now()));
 }
 
 }  // namespace vouch::server

@@ -2,18 +2,19 @@
 //
 // Routes (errors use the JSON shape of status_mapping.h):
 //   POST /attest/SevSnpVm                 -> {"token": JWT}      400, 401, 403, 415
+//   POST /attest/TdxVm, /attest/SgxEnclave -> {"token": JWT}     (dcap_attestation.h)
+//   POST /challenge, POST /attest/AzureGuest                      (azure_attestation.h)
 //   GET  /certs                           -> token signing keys as a JWKS
 //   GET  /.well-known/openid-configuration
-//   PUT  /keys/{name}                     admin; creates a version  400, 401, 415
-//   GET  /keys/{name}                     admin; latest version     401, 404
-//   GET  /keys/{name}/versions            admin; every version      401, 404
-//   GET  /keys/{name}/{version}           admin                     401, 404
-//   POST /keys/{name}/release             the token is the credential: 400, 401, 403, 404
-//   POST /keys/{name}/{version}/release
+//   /keys/..., /deletedkeys/..., /settings/purge-protection, GET /audit
+//                                         key lifecycle, release and audit log; key_routes.h
 //   GET  /healthz                         -> {"status": "ok"}
+//   GET  /dr/status, POST /dr/promote     disaster-recovery mode; dr_mode.h
+//   PUT  /policies/{kind}, GET /policies/{kind}   admin; attestation_policies.h
 // Admin routes take "Authorization: Bearer <token>" checked against the
 // configured SHA-256. The broker appends an audit event for each key
-// creation and each release decision.
+// change and each release decision, and the service signs the audit log's
+// head every 100 records or minute and at shutdown (broker/audit_head.h).
 #ifndef VOUCH_SERVER_SERVICE_H_
 #define VOUCH_SERVER_SERVICE_H_
 
@@ -26,7 +27,12 @@
 #include "vouch/broker/key_broker.h"
 #include "vouch/keystore/keystore.h"
 #include "vouch/server/attestation.h"
+#include "vouch/server/attestation_policies.h"
 #include "vouch/server/config.h"
+#include "vouch/server/azure_attestation.h"
+#include "vouch/server/dcap_attestation.h"
+#include "vouch/server/dr_mode.h"
+#include "vouch/server/key_routes.h"
 #include "vouch/server/router.h"
 #include "vouch/snp/simulated.h"
 #include "vouch/store/store.h"
@@ -50,8 +56,9 @@ inline constexpr int kSigningKeyRsaBits = 3072;
 
 class Service {
  public:
-  // Open creates the data folder (mode 0700) if needed, opens
-  // <data_dir>/vouch.db and the software key store with root key
+  // Open creates the data folder (mode 0700) if needed, opens the store
+  // (<data_dir>/vouch.db, or PostgreSQL: OpenServiceStore in dr_mode.h)
+  // and the software key store with root key
   // <data_dir>/root.key, loads the token signing key or creates one
   // (RSA-3072, RS256), loads the collateral certificates, and, when
   // config.allow_simulated_snp is set, loads or creates the simulated
@@ -70,6 +77,9 @@ class Service {
 
   const token::TokenIssuer& issuer() const { return *issuer_; }
   store::Store& store() { return *store_; }
+  // policies returns the attestation policy of each evidence kind; attest
+  // handlers call policies().Apply(kind, claims) before issuing a token.
+  const AttestationPolicies& policies() const { return *policies_; }
   // simulated returns the simulated platform, or nullptr when simulated
   // evidence is not allowed.
   const snp::SimulatedSnp* simulated() const {
@@ -80,15 +90,13 @@ class Service {
   Service() = default;
 
   absl::StatusOr<HttpResponse> HandleAttest(const HttpRequest& request) const;
-  absl::StatusOr<HttpResponse> HandleCreateKey(const HttpRequest& request) const;
-  absl::StatusOr<HttpResponse> HandleGetKey(const HttpRequest& request) const;
-  absl::StatusOr<HttpResponse> HandleListVersions(const HttpRequest& request) const;
-  absl::StatusOr<HttpResponse> HandleRelease(const HttpRequest& request) const;
   // Admin wraps `handler` with the admin bearer check.
   Handler Admin(absl::StatusOr<HttpResponse> (Service::*handler)(const HttpRequest&) const) const;
 
   Config config_;
   std::unique_ptr<store::Store> store_;
+  // Read-only (disaster-recovery) state, shared with store_'s guard.
+  std::shared_ptr<DrMode> dr_;
   std::unique_ptr<keystore::KeyStore> keystore_;
   std::optional<token::TokenIssuer> issuer_;
   // Same signing key as issuer_, but "iss" is <issuer>/simulated; set only
@@ -96,8 +104,15 @@ class Service {
   std::optional<token::TokenIssuer> simulated_issuer_;
   std::optional<token::TokenValidator> validator_;
   std::unique_ptr<broker::KeyBroker> broker_;
+  std::unique_ptr<AttestationPolicies> policies_;
   std::optional<snp::SimulatedSnp> simulated_;
   SnpAttestationOptions attestation_;
+  std::unique_ptr<DcapAttestation> dcap_;
+  std::unique_ptr<AzureAttestation> azure_;
+  std::unique_ptr<KeyRoutes> key_routes_;
+  // Declared last, so it stops (and signs a last head) before the store and
+  // the issuer's signing key go away.
+  std::unique_ptr<AuditHeadTimer> audit_heads_;
 };
 
 }  // namespace vouch::server

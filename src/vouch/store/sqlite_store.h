@@ -49,14 +49,32 @@ class SqliteStore : public Store {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  absl::Status PutKeyVersion(const KeyRecord& record) override;
+  using Store::PutKeyVersion;
+  using Store::SetReleasePolicy;
+  using Store::UpdateKeyAttributes;
+
+  absl::Status PutKeyVersion(const KeyRecord& record, const AuditEvent* audit) override;
   absl::StatusOr<KeyRecord> GetKey(std::string_view name, std::string_view version) override;
   absl::StatusOr<std::vector<std::string>> ListKeyNames() override;
   absl::StatusOr<std::vector<KeyRecord>> ListKeyVersions(std::string_view name) override;
-  absl::Status UpdateKeyAttributes(std::string_view name, std::string_view version,
-                                   bool enabled) override;
+  absl::Status UpdateKeyAttributes(std::string_view name, std::string_view version, bool enabled,
+                                   const AuditEvent* audit) override;
   absl::Status SetReleasePolicy(std::string_view name, std::string_view version,
-                                std::string_view policy_json) override;
+                                std::string_view policy_json, bool immutable,
+                                const AuditEvent* audit) override;
+  absl::Status SoftDeleteKey(std::string_view name, absl::Time deleted, absl::Time scheduled_purge,
+                             const AuditEvent* audit) override;
+  absl::Status RecoverKey(std::string_view name, const AuditEvent* audit) override;
+  absl::StatusOr<std::vector<KeyRecord>> PurgeKey(std::string_view name,
+                                                  const AuditEvent* audit) override;
+  absl::StatusOr<DeletedKey> GetDeletedKey(std::string_view name) override;
+  absl::StatusOr<std::vector<DeletedKey>> ListDeletedKeys() override;
+  absl::Status PutNonce(ByteSpan nonce, absl::Time expires) override;
+  absl::Status ConsumeNonce(ByteSpan nonce, absl::Time now) override;
+  absl::StatusOr<int64_t> PurgeExpiredNonces(absl::Time now) override;
+  absl::StatusOr<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
+  absl::StatusOr<std::vector<std::string>> ListBlobNames() override;
+  absl::Status DeleteBlob(std::string_view name) override;
   absl::Status AppendAudit(const AuditEvent& event) override;
   absl::StatusOr<std::vector<AuditEvent>> ReadAudit(size_t max_events) override;
   absl::StatusOr<std::optional<Bytes>> GetBlob(std::string_view name) override;
@@ -70,7 +88,7 @@ class SqliteStore : public Store {
   absl::StatusOr<int> SchemaVersion();
 
   // kSchemaVersion is the schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   const std::string& path() const { return path_; }
 

@@ -142,6 +142,50 @@ TEST_F(SqliteStoreTest, ConcurrentOpenMigratesOnce) {
   }
 }
 
+// A database written by the first schema (before key types, soft delete and
+// nonces) opens, migrates to the current version and keeps its keys.
+TEST_F(SqliteStoreTest, MigratesVersionOneDatabase) {
+  {
+    RawDatabase raw(path_);
+    const char* v1 = R"sql(
+CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL) STRICT;
+INSERT INTO schema_version VALUES (1, 0);
+CREATE TABLE keys (name TEXT PRIMARY KEY NOT NULL, created_us INTEGER NOT NULL) STRICT;
+CREATE TABLE key_versions (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL REFERENCES keys (name), version TEXT NOT NULL,
+  created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
+  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  exportable INTEGER NOT NULL CHECK (exportable IN (0, 1)),
+  kty TEXT NOT NULL, key_size_bits INTEGER NOT NULL, sealed_key BLOB NOT NULL,
+  keystore TEXT NOT NULL, release_policy TEXT NOT NULL,
+  policy_immutable INTEGER NOT NULL CHECK (policy_immutable IN (0, 1)),
+  UNIQUE (name, version)) STRICT;
+CREATE TABLE audit_log (sequence INTEGER PRIMARY KEY, time_us INTEGER NOT NULL,
+  actor TEXT NOT NULL, operation TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL,
+  detail TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL) STRICT;
+CREATE TABLE blobs (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL,
+  updated_us INTEGER NOT NULL) STRICT;
+INSERT INTO keys VALUES ('old', 0);
+INSERT INTO key_versions (name, version, created_us, updated_us, enabled, exportable, kty,
+  key_size_bits, sealed_key, keystore, release_policy, policy_immutable)
+  VALUES ('old', '0000000000000000000000000000000a', 5, 5, 1, 1, 'oct-HSM', 256, x'0102',
+  'software', '', 0);
+)sql";
+    ASSERT_EQ(raw.Exec(v1), SQLITE_OK) << raw.Error();
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(path_));
+  ASSERT_OK_AND_ASSIGN(const int version, store->SchemaVersion());
+  EXPECT_EQ(version, SqliteStore::kSchemaVersion);
+  ASSERT_OK_AND_ASSIGN(const KeyRecord old, store->GetKey("old", ""));
+  EXPECT_EQ(old.sealed_key, Bytes({1, 2}));
+  EXPECT_EQ(old.curve, "");
+  EXPECT_TRUE(old.public_key.empty());
+  EXPECT_EQ(old.tags_json, "");
+  ASSERT_OK(store->SoftDeleteKey("old", kT0, kT0, nullptr));
+  ASSERT_OK(store->PutNonce(Bytes{1}, absl::Now() + absl::Minutes(1)));
+  EXPECT_OK(store->CheckIntegrity());
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRejected) {
   { ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(path_)); }
   {

@@ -1,0 +1,139 @@
+// vouch dr status|promote: show or end the read-only disaster-recovery mode
+// of a vouch node (see server/dr_mode.h).
+//
+//   vouch dr status  --server URL
+//   vouch dr promote --server URL [--admin-token-file FILE]
+//
+// promote asks the node to promote its PostgreSQL standby (pg_promote) and
+// to accept key changes. The admin token comes from --admin-token-file or
+// $VOUCH_ADMIN_TOKEN, never from a flag value.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "vouch/agent/http_client.h"
+#include "vouch/base/file.h"
+#include "vouch/base/secret_bytes.h"
+#include "vouch/base/status.h"
+#include "vouch/cli/command.h"
+
+namespace vouch::cli {
+namespace {
+
+constexpr size_t kMaxTokenFileBytes = 64 * 1024;
+
+struct DrFlags {
+  std::string server;
+  std::string admin_token_file;
+  std::string ca_cert;
+};
+
+absl::StatusOr<std::string> ReadToken(const std::string& file) {
+  std::string token;
+  if (!file.empty()) {
+    absl::StatusOr<Bytes> bytes = ReadFile(file, kMaxTokenFileBytes);
+    if (!bytes.ok()) {
+      return Prefix("admin token file", bytes.status());
+    }
+    token = ToString(*bytes);
+    SecureWipe(*bytes);
+  } else if (const char* env = std::getenv("VOUCH_ADMIN_TOKEN"); env != nullptr) {
+    token = env;
+  } else {
+    return InvalidArgumentf(
+        "admin token missing: set --admin-token-file FILE or $VOUCH_ADMIN_TOKEN");
+  }
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.empty()) {
+    return InvalidArgumentf("admin token is empty");
+  }
+  return token;
+}
+
+std::string BaseUrl(std::string url) {
+  while (!url.empty() && url.back() == '/') {
+    url.pop_back();
+  }
+  return url;
+}
+
+// PrintAnswer prints the node's JSON answer and maps the HTTP status to the
+// exit status.
+int PrintAnswer(std::string_view action, const absl::StatusOr<agent::HttpResponse>& response) {
+  if (!response.ok()) {
+    std::fprintf(stderr, "vouch dr %.*s: %s\n", static_cast<int>(action.size()), action.data(),
+                 std::string(response.status().message()).c_str());
+    return kExitRejected;
+  }
+  if (response->status != 200) {
+    std::fprintf(stderr, "vouch dr %.*s: the server answered HTTP %ld: %s\n",
+                 static_cast<int>(action.size()), action.data(), response->status,
+                 response->body.c_str());
+    return kExitRejected;
+  }
+  const nlohmann::json status = nlohmann::json::parse(response->body, nullptr, false);
+  std::printf("%s\n", status.is_discarded() ? response->body.c_str() : status.dump(2).c_str());
+  return kExitOk;
+}
+
+int RunStatus(const DrFlags& flags) {
+  agent::HttpClientOptions options;
+  options.ca_bundle_path = flags.ca_cert;
+  const agent::HttpClient http(options);
+  return PrintAnswer("status", http.Get(BaseUrl(flags.server) + "/dr/status"));
+}
+
+int RunPromote(const DrFlags& flags) {
+  absl::StatusOr<std::string> token = ReadToken(flags.admin_token_file);
+  if (!token.ok()) {
+    std::fprintf(stderr, "vouch dr promote: %s\n", std::string(token.status().message()).c_str());
+    return kExitUsage;
+  }
+  agent::HttpClientOptions options;
+  options.ca_bundle_path = flags.ca_cert;
+  // pg_promote waits up to 30 s on the server side.
+  options.total_timeout = absl::Seconds(45);
+  const agent::HttpClient http(options);
+  agent::HttpHeaders headers = {{"Authorization", "Bearer " + *token}};
+  const int code =
+      PrintAnswer("promote", http.PostJson(BaseUrl(flags.server) + "/dr/promote", "{}", headers));
+  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(token->data()), token->size()));
+  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(headers[0].second.data()),
+                                headers[0].second.size()));
+  return code;
+}
+
+void AddServerFlags(CLI::App& app, DrFlags& flags) {
+  app.add_option("--server", flags.server, "Base URL of the vouch node, e.g. https://dr-1:8443")
+      ->required();
+  app.add_option("--ca-cert", flags.ca_cert, "PEM file of CAs that the server's TLS chain must "
+                                             "reach (default: the system trust store)");
+}
+
+}  // namespace
+
+Runner SetupDr(CLI::App& sub) {
+  auto flags = std::make_shared<DrFlags>();
+  auto selected = std::make_shared<Runner>();
+  sub.require_subcommand(1);
+
+  CLI::App* status = sub.add_subcommand("status", "Show whether a node is read-only and why");
+  AddServerFlags(*status, *flags);
+  status->callback([flags, selected] { *selected = [flags] { return RunStatus(*flags); }; });
+
+  CLI::App* promote = sub.add_subcommand(
+      "promote",
+      "Promote a disaster-recovery node: promote its PostgreSQL standby and accept key changes");
+  AddServerFlags(*promote, *flags);
+  promote->add_option("--admin-token-file", flags->admin_token_file,
+                      "File with the admin bearer token (default: $VOUCH_ADMIN_TOKEN)");
+  promote->callback([flags, selected] { *selected = [flags] { return RunPromote(*flags); }; });
+
+  return [selected] { return (*selected)(); };
+}
+
+}  // namespace vouch::cli

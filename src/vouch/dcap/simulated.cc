@@ -1,0 +1,286 @@
+#include "vouch/dcap/simulated.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "vouch/base/file.h"
+#include "vouch/base/status.h"
+#include "vouch/base/time.h"
+#include "vouch/crypto/crl.h"
+#include "vouch/crypto/ecdsa.h"
+#include "vouch/crypto/hash.h"
+#include "vouch/crypto/keys.h"
+#include "vouch/dcap/pck.h"
+#include "vouch/dcap/tcb_info.h"
+
+namespace vouch::dcap {
+namespace {
+
+constexpr char kRootFile[] = "root.pem";
+constexpr char kRootKeyFile[] = "root-key.pem";
+constexpr char kCaFile[] = "pck-ca.pem";
+constexpr char kCaKeyFile[] = "pck-ca-key.pem";
+constexpr char kPckFile[] = "pck.pem";
+constexpr char kPckKeyFile[] = "pck-key.pem";
+constexpr char kTcbSigningFile[] = "tcb-signing.pem";
+constexpr char kTcbSigningKeyFile[] = "tcb-signing-key.pem";
+
+// TCB of the simulated platform. TEE_TCB_SVN[1] is zero (TDX module 1.0), so
+// the evaluation compares all 16 TDX components and needs no module identity.
+constexpr uint16_t kPceSvn = 13;
+constexpr std::array<uint8_t, 16> kTeeTcbSvn = {3, 0, 5, 0, 0, 0, 0, 0,
+                                                 0, 0, 0, 0, 0, 0, 0, 0};
+// The simulated TD quoting enclave, as its QE identity lists it.
+constexpr uint16_t kQeIsvProdId = 2;
+constexpr uint16_t kQeIsvSvn = 4;
+constexpr uint8_t kQeAttributesFlags = 0x11;  // INIT | PROVISIONKEY
+constexpr uint32_t kTcbEvaluationDataNumber = 17;
+
+Bytes QeMrSigner() { return crypto::Sha256(AsBytes("vouch simulated TD quoting enclave")); }
+
+std::string UpperHex(ByteSpan bytes) { return absl::AsciiStrToUpper(HexEncode(bytes)); }
+
+void PutLe(Bytes& out, size_t offset, uint64_t value, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    out[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+  }
+}
+
+absl::StatusOr<crypto::Certificate> ReadCertificate(const std::string& path) {
+  VOUCH_ASSIGN_OR_RETURN(const Bytes pem, ReadFile(path, 1 << 20));
+  VOUCH_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> certificates,
+                         crypto::ParseCertificates(pem));
+  if (certificates.size() != 1) {
+    return InvalidArgumentf("{}: want one certificate, found {}", path, certificates.size());
+  }
+  return certificates.front();
+}
+
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> ReadKey(const std::string& path) {
+  VOUCH_ASSIGN_OR_RETURN(const Bytes pem, ReadFile(path, 1 << 20));
+  return crypto::PrivateKeyFromPem(pem);
+}
+
+absl::Status WriteKey(const std::string& path, EVP_PKEY* key) {
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes pem, crypto::PrivateKeyToPem(key));
+  return WriteFileAtomic(path, pem.Expose(), 0600);
+}
+
+absl::Status WriteCertificate(const std::string& path, const crypto::Certificate& certificate) {
+  return WriteFileAtomic(path, AsBytes(certificate.Pem()));
+}
+
+// CreateIn writes a fresh PKI into `dir`.
+absl::Status CreateIn(const std::string& dir) {
+  testing::TestPckOptions options;
+  std::copy(kSimulatedFmspc.begin(), kSimulatedFmspc.end(), options.fmspc.begin());
+  options.pce_svn = kPceSvn;
+  VOUCH_ASSIGN_OR_RETURN(const testing::TestPckChain chain, testing::MakeTestPckChain(options));
+  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> signing_key, crypto::GenerateEcKey("P-256"));
+
+  crypto::CertificateSpec spec;
+  spec.common_name = std::string(kTcbSigningCommonName);
+  spec.organization = "Intel Corporation";
+  spec.locality = "Santa Clara";
+  spec.state = "CA";
+  spec.country = "US";
+  spec.issuer = chain.root;
+  spec.subject_key = signing_key.get();
+  spec.issuer_key = chain.root_key.get();
+  spec.not_before = options.not_before - absl::Hours(24 * 365);
+  spec.not_after = options.not_after + absl::Hours(24 * 365);
+  spec.signature = crypto::SignatureScheme::kEcdsaSha256;
+  VOUCH_ASSIGN_OR_RETURN(const crypto::Certificate signing, crypto::IssueCertificate(spec));
+
+  VOUCH_RETURN_IF_ERROR(WriteKey(dir + "/" + kRootKeyFile, chain.root_key.get()));
+  VOUCH_RETURN_IF_ERROR(WriteKey(dir + "/" + kCaKeyFile, chain.ca_key.get()));
+  VOUCH_RETURN_IF_ERROR(WriteKey(dir + "/" + kPckKeyFile, chain.pck_key.get()));
+  VOUCH_RETURN_IF_ERROR(WriteKey(dir + "/" + kTcbSigningKeyFile, signing_key.get()));
+  VOUCH_RETURN_IF_ERROR(WriteCertificate(dir + "/" + kRootFile, chain.root));
+  VOUCH_RETURN_IF_ERROR(WriteCertificate(dir + "/" + kCaFile, chain.ca));
+  VOUCH_RETURN_IF_ERROR(WriteCertificate(dir + "/" + kTcbSigningFile, signing));
+  return WriteCertificate(dir + "/" + kPckFile, chain.pck);
+}
+
+// SignDocument returns {"<body_key>":<body>,"signature":"<hex r||s>"}, the
+// shape of Intel's TCB info and QE identity responses.
+absl::StatusOr<std::string> SignDocument(std::string_view body_key, const nlohmann::json& body,
+                                         EVP_PKEY* key) {
+  const std::string text = body.dump();
+  VOUCH_ASSIGN_OR_RETURN(const Bytes signature,
+                         crypto::SignEcdsaRaw(key, crypto::HashAlg::kSha256, AsBytes(text)));
+  return "{\"" + std::string(body_key) + "\":" + text + ",\"signature\":\"" +
+         HexEncode(signature) + "\"}";
+}
+
+nlohmann::json SvnList(ByteSpan svns) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const uint8_t svn : svns) {
+    list.push_back({{"svn", svn}});
+  }
+  return list;
+}
+
+}  // namespace
+
+std::array<uint8_t, 48> SimulatedTdx::SimulatedMrTd() {
+  const Bytes digest = crypto::Hash(crypto::HashAlg::kSha384, AsBytes("vouch simulated TDX guest"));
+  std::array<uint8_t, 48> out{};
+  std::copy(digest.begin(), digest.end(), out.begin());
+  return out;
+}
+
+absl::StatusOr<SimulatedTdx> SimulatedTdx::LoadOrCreate(const std::string& dir) {
+  SimulatedTdx out;
+  std::error_code error;
+  if (!std::filesystem::exists(dir + "/" + kPckFile, error)) {
+    const std::string staging = dir + ".creating-" + std::to_string(getpid());
+    std::filesystem::remove_all(staging, error);
+    std::filesystem::create_directories(staging, error);
+    if (error) {
+      return Internalf("simulated tdx: cannot create {}: {}", staging, error.message());
+    }
+    std::filesystem::permissions(staging, std::filesystem::perms::owner_all, error);
+    const absl::Status created = CreateIn(staging);
+    if (!created.ok()) {
+      std::filesystem::remove_all(staging, error);
+      return Prefix("simulated tdx: create", created);
+    }
+    // Renaming over a missing or empty folder succeeds. When another process
+    // created the PKI first, the rename fails and its PKI is loaded below.
+    std::filesystem::rename(staging, dir, error);
+    if (error) {
+      std::filesystem::remove_all(staging, error);
+    }
+  }
+  VOUCH_RETURN_IF_ERROR(out.Load(dir));
+  return out;
+}
+
+absl::Status SimulatedTdx::Load(const std::string& dir) {
+  auto chain = std::make_shared<testing::TestPckChain>();
+  const std::string base = dir + "/";
+  VOUCH_ASSIGN_OR_RETURN(chain->root, ReadCertificate(base + kRootFile));
+  VOUCH_ASSIGN_OR_RETURN(chain->ca, ReadCertificate(base + kCaFile));
+  VOUCH_ASSIGN_OR_RETURN(chain->pck, ReadCertificate(base + kPckFile));
+  VOUCH_ASSIGN_OR_RETURN(chain->root_key, ReadKey(base + kRootKeyFile));
+  VOUCH_ASSIGN_OR_RETURN(chain->ca_key, ReadKey(base + kCaKeyFile));
+  VOUCH_ASSIGN_OR_RETURN(chain->pck_key, ReadKey(base + kPckKeyFile));
+  VOUCH_ASSIGN_OR_RETURN(tcb_signing_, ReadCertificate(base + kTcbSigningFile));
+  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> signing_key, ReadKey(base + kTcbSigningKeyFile));
+  tcb_signing_key_ = std::shared_ptr<EVP_PKEY>(signing_key.release(), EVP_PKEY_free);
+  chain_ = std::move(chain);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data) const {
+  if (report_data.size() != 64) {
+    return InvalidArgumentf("simulated tdx: report data is {} bytes, want 64", report_data.size());
+  }
+  testing::QuoteSpec spec;
+  spec.version = 4;
+  spec.tee_type = kTeeTypeTdxValue;
+  // TD report body (TDX 1.0): TEE_TCB_SVN, MRTD, TD ATTRIBUTES and report
+  // data; MRSEAM, MRSIGNERSEAM, the other measurements and RTMRs stay zero.
+  spec.body = Bytes(kTdx10ReportBodySize, 0);
+  std::copy(kTeeTcbSvn.begin(), kTeeTcbSvn.end(), spec.body.begin());
+  PutLe(spec.body, 120, kTdAttributeSeptVeDisable, 8);
+  PutLe(spec.body, 128, 0x00000000000618e7, 8);  // XFAM of a typical Linux TD
+  const std::array<uint8_t, 48> mr_td = SimulatedMrTd();
+  std::copy(mr_td.begin(), mr_td.end(), spec.body.begin() + 136);
+  std::copy(report_data.begin(), report_data.end(), spec.body.begin() + 520);
+
+  // QE report: the identity that Collateral's QE identity lists.
+  spec.qe_report = Bytes(kSgxReportBodySize, 0);
+  spec.qe_report[48] = kQeAttributesFlags;
+  const Bytes mr_signer = QeMrSigner();
+  std::copy(mr_signer.begin(), mr_signer.end(), spec.qe_report.begin() + 128);
+  PutLe(spec.qe_report, 256, kQeIsvProdId, 2);
+  PutLe(spec.qe_report, 258, kQeIsvSvn, 2);
+
+  VOUCH_ASSIGN_OR_RETURN(testing::BuiltQuote built, testing::BuildQuote(spec, *chain_));
+  return std::move(built.quote);
+}
+
+absl::StatusOr<QuoteCollateral> SimulatedTdx::Collateral(absl::Time now) const {
+  const absl::Time issued = now - absl::Hours(1);
+  const absl::Time next_update = issued + kSimulatedCollateralLifetime;
+  const std::string tcb_date = "2024-03-13T00:00:00Z";
+
+  const std::array<uint8_t, 16> sgx_components{};
+  nlohmann::json tcb_level = {
+      {"tcb",
+       {{"sgxtcbcomponents", SvnList(sgx_components)},
+        {"pcesvn", kPceSvn},
+        {"tdxtcbcomponents", SvnList(kTeeTcbSvn)}}},
+      {"tcbDate", tcb_date},
+      {"tcbStatus", "UpToDate"}};
+  const nlohmann::json tcb_info = {
+      {"id", "TDX"},
+      {"version", 3},
+      {"issueDate", FormatRfc3339(issued)},
+      {"nextUpdate", FormatRfc3339(next_update)},
+      {"fmspc", UpperHex(kSimulatedFmspc)},
+      {"pceId", "0000"},
+      {"tcbType", 0},
+      {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
+      {"tdxModule",
+       {{"mrsigner", std::string(96, '0')},
+        {"attributes", "0000000000000000"},
+        {"attributesMask", "FFFFFFFFFFFFFFFF"}}},
+      {"tcbLevels", nlohmann::json::array({tcb_level})}};
+  const nlohmann::json qe_identity = {
+      {"id", "TD_QE"},
+      {"version", 2},
+      {"issueDate", FormatRfc3339(issued)},
+      {"nextUpdate", FormatRfc3339(next_update)},
+      {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
+      {"miscselect", "00000000"},
+      {"miscselectMask", "FFFFFFFF"},
+      {"attributes", "11000000000000000000000000000000"},
+      {"attributesMask", "FBFFFFFFFFFFFFFF0000000000000000"},
+      {"mrsigner", UpperHex(QeMrSigner())},
+      {"isvprodid", kQeIsvProdId},
+      {"tcbLevels", nlohmann::json::array({{{"tcb", {{"isvsvn", kQeIsvSvn}}},
+                                            {"tcbDate", tcb_date},
+                                            {"tcbStatus", "UpToDate"}}})}};
+
+  QuoteCollateral out;
+  VOUCH_ASSIGN_OR_RETURN(out.tcb_info_json,
+                         SignDocument("tcbInfo", tcb_info, tcb_signing_key_.get()));
+  VOUCH_ASSIGN_OR_RETURN(out.qe_identity_json,
+                         SignDocument("enclaveIdentity", qe_identity, tcb_signing_key_.get()));
+  out.tcb_info_issuer_chain = {tcb_signing_, chain_->root};
+  out.qe_identity_issuer_chain = {tcb_signing_, chain_->root};
+  out.pck_crl_issuer_chain = {chain_->ca, chain_->root};
+  out.intel_certificates = {chain_->root, tcb_signing_};
+
+  crypto::CrlSpec crl;
+  crl.this_update = issued;
+  crl.next_update = next_update;
+  crl.issuer = &chain_->root;
+  crl.issuer_key = chain_->root_key.get();
+  VOUCH_ASSIGN_OR_RETURN(const crypto::Crl root_crl, crypto::IssueCrl(crl));
+  out.root_ca_crl = root_crl.Der();
+  crl.issuer = &chain_->ca;
+  crl.issuer_key = chain_->ca_key.get();
+  VOUCH_ASSIGN_OR_RETURN(const crypto::Crl pck_crl, crypto::IssueCrl(crl));
+  out.pck_crl = pck_crl.Der();
+  return out;
+}
+
+VerifyOptions SimulatedTdx::VerifyOptionsAt(absl::Time now) const {
+  VerifyOptions options;
+  options.now = now;
+  options.trusted_root_spki_sha256 = {RootSpkiSha256()};
+  options.tcb.trusted_root_spki_sha256 = {RootSpkiSha256()};
+  return options;
+}
+
+}  // namespace vouch::dcap

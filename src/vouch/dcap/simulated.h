@@ -1,0 +1,80 @@
+// The simulated Intel TDX platform, for machines without TDX hardware.
+//
+// SimulatedTdx makes, on first use, a PKI shaped like Intel's, all ECDSA
+// P-256: a root "Intel SGX Root CA", a "Intel SGX PCK Platform CA", a PCK
+// certificate with SGX extensions for the simulated FMSPC, and a "Intel SGX
+// TCB Signing" certificate. It keeps certificates and keys in a folder,
+// produces version-4 TDX quotes (TDX 1.0 body, certification data type 6
+// nesting the PCK chain), and issues matching collateral: TCB info and TD_QE
+// identity signed by the TCB signing key, and the root CA and PCK CA CRLs.
+// Those quotes go through the real VerifyQuote path unchanged. They verify
+// only where the trusted roots include RootSpkiSha256(), because the
+// simulated root is pinned nowhere else.
+#ifndef VOUCH_DCAP_SIMULATED_H_
+#define VOUCH_DCAP_SIMULATED_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vouch/base/bytes.h"
+#include "vouch/dcap/quote_builder.h"
+#include "vouch/dcap/tcb_evaluation.h"
+#include "vouch/dcap/verify.h"
+
+namespace vouch::dcap {
+
+// FMSPC of the simulated platform: "vouch" and a zero byte, so that its
+// collateral never matches a real platform's.
+inline constexpr std::array<uint8_t, 6> kSimulatedFmspc = {0x76, 0x6f, 0x75, 0x63, 0x68, 0x00};
+
+// How long the collateral from SimulatedTdx::Collateral stays valid.
+inline constexpr absl::Duration kSimulatedCollateralLifetime = absl::Hours(24 * 30);
+
+class SimulatedTdx {
+ public:
+  // LoadOrCreate loads the PKI from `dir`, or creates it there when `dir`
+  // has none. Creation writes into a fresh sibling folder and renames it to
+  // `dir`, so concurrent callers end up with the same PKI. Private keys have
+  // mode 0600.
+  static absl::StatusOr<SimulatedTdx> LoadOrCreate(const std::string& dir);
+
+  // GetQuote returns a signed version-4 TDX quote whose report data is
+  // `report_data` (exactly 64 bytes). MRTD is SimulatedMrTd(), RTMRs are
+  // zero, and the TD is not debuggable.
+  absl::StatusOr<Bytes> GetQuote(ByteSpan report_data) const;
+
+  // Collateral returns TCB info, QE identity and CRLs for the simulated
+  // FMSPC, issued at `now` - 1 hour and valid for kSimulatedCollateralLifetime.
+  // Quotes from GetQuote evaluate to UpToDate against it.
+  absl::StatusOr<QuoteCollateral> Collateral(absl::Time now) const;
+
+  // VerifyOptionsAt returns options that trust the simulated root (and only
+  // it) for the PCK chain and the collateral, at `now`.
+  VerifyOptions VerifyOptionsAt(absl::Time now) const;
+
+  // RootSpkiSha256 is the SHA-256 of the simulated root's
+  // SubjectPublicKeyInfo.
+  Bytes RootSpkiSha256() const { return chain_->root.SpkiSha256(); }
+
+  // SimulatedMrTd is the fixed MRTD of every simulated quote: SHA-384 of
+  // "vouch simulated TDX guest".
+  static std::array<uint8_t, 48> SimulatedMrTd();
+
+ private:
+  SimulatedTdx() = default;
+
+  absl::Status Load(const std::string& dir);
+
+  // Shared so that SimulatedTdx is copyable.
+  std::shared_ptr<testing::TestPckChain> chain_;
+  std::shared_ptr<EVP_PKEY> tcb_signing_key_;
+  crypto::Certificate tcb_signing_;
+};
+
+}  // namespace vouch::dcap
+
+#endif  // VOUCH_DCAP_SIMULATED_H_

@@ -1,0 +1,324 @@
+#include "vouch/server/dcap_attestation.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "vouch/base/status.h"
+#include "vouch/crypto/hash.h"
+#include "vouch/dcap/ccel.h"
+#include "vouch/dcap/claims.h"
+#include "vouch/dcap/verify.h"
+#include "vouch/policy/strict_json.h"
+#include "vouch/server/attestation_policies.h"
+#include "vouch/server/status_mapping.h"
+
+namespace vouch::server {
+namespace {
+
+constexpr std::string_view kContext = "dcap attest request";
+
+absl::Status CheckMembers(const nlohmann::json& object, std::string_view what,
+                          std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return InvalidArgumentf("{}: unknown member {:?} in {}", kContext, key, what);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Bytes> DecodeMember(const nlohmann::json& object, std::string_view what,
+                                   const std::string& key) {
+  if (!object.contains(key)) {
+    return InvalidArgumentf("{}: missing {}.{}", kContext, what, key);
+  }
+  if (!object[key].is_string()) {
+    return InvalidArgumentf("{}: {}.{} must be a base64url string, found {}", kContext, what, key,
+                            policy::JsonTypeName(object[key]));
+  }
+  absl::StatusOr<Bytes> decoded = Base64UrlDecode(object[key].get<std::string>());
+  if (!decoded.ok()) {
+    return InvalidArgumentf("{}: {}.{} is not valid base64url", kContext, what, key);
+  }
+  return decoded;
+}
+
+absl::Status ParseRuntimeData(const nlohmann::json& body, DcapAttestRequest& out) {
+  if (!body.contains("runtimeData") || !body["runtimeData"].is_object()) {
+    return InvalidArgumentf("{}: runtimeData must be an object with data and dataType", kContext);
+  }
+  const nlohmann::json& runtime = body["runtimeData"];
+  VOUCH_RETURN_IF_ERROR(CheckMembers(runtime, "runtimeData", {"data", "dataType"}));
+  const nlohmann::json type = runtime.value("dataType", nlohmann::json());
+  if (type != "JSON" && type != "Binary") {
+    return InvalidArgumentf("{}: runtimeData.dataType must be \"JSON\" or \"Binary\"", kContext);
+  }
+  VOUCH_ASSIGN_OR_RETURN(out.runtime_data, DecodeMember(runtime, "runtimeData", "data"));
+  if (out.runtime_data.size() > kMaxDcapRuntimeDataBytes) {
+    return InvalidArgumentf("{}: runtime data is {} bytes, the limit is {}", kContext,
+                            out.runtime_data.size(), kMaxDcapRuntimeDataBytes);
+  }
+  out.runtime_data_is_json = type == "JSON";
+  if (!out.runtime_data_is_json) {
+    return absl::OkStatus();
+  }
+  VOUCH_ASSIGN_OR_RETURN(out.runtime_json,
+                         policy::ParseStrictJson(ToString(out.runtime_data),
+                                                 "dcap attest request: runtime data"));
+  if (!out.runtime_json.is_object()) {
+    return InvalidArgumentf("{}: JSON runtime data must be an object, found {}", kContext,
+                            policy::JsonTypeName(out.runtime_json));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseNonce(const nlohmann::json& body, DcapAttestRequest& out) {
+  if (!body.contains("nonce") || body["nonce"].is_null()) {
+    return absl::OkStatus();
+  }
+  if (!body["nonce"].is_string()) {
+    return InvalidArgumentf("{}: nonce must be a string, found {}", kContext,
+                            policy::JsonTypeName(body["nonce"]));
+  }
+  std::string nonce = body["nonce"].get<std::string>();
+  constexpr size_t kMaxNonceBytes = 1024;
+  if (nonce.size() > kMaxNonceBytes) {
+    return InvalidArgumentf("{}: nonce is {} bytes, the limit is {}", kContext, nonce.size(),
+                            kMaxNonceBytes);
+  }
+  out.nonce = std::move(nonce);
+  return absl::OkStatus();
+}
+
+absl::Status ParseEventLog(const nlohmann::json& body, DcapAttestRequest& out) {
+  if (!body.contains("eventLog") || body["eventLog"].is_null()) {
+    return absl::OkStatus();
+  }
+  VOUCH_ASSIGN_OR_RETURN(Bytes log, DecodeMember(body, "body", "eventLog"));
+  if (log.size() > kMaxDcapEventLogBytes) {
+    return InvalidArgumentf("{}: eventLog is {} bytes, the limit is {}", kContext, log.size(),
+                            kMaxDcapEventLogBytes);
+  }
+  out.event_log = std::move(log);
+  return absl::OkStatus();
+}
+
+// CheckBinding returns the hash that binds the runtime data: "SHA-256" when
+// report data bytes 0..31 are SHA-256(runtime data), else "SHA-512" when all
+// 64 bytes are SHA-512(runtime data).
+absl::StatusOr<std::string> CheckBinding(ByteSpan report_data, ByteSpan runtime_data) {
+  const Bytes sha256 = crypto::Sha256(runtime_data);
+  if (std::equal(sha256.begin(), sha256.end(), report_data.begin())) {
+    return std::string("SHA-256");
+  }
+  const Bytes sha512 = crypto::Hash(crypto::HashAlg::kSha512, runtime_data);
+  if (std::equal(sha512.begin(), sha512.end(), report_data.begin(), report_data.end())) {
+    return std::string("SHA-512");
+  }
+  return InvalidArgumentf("runtime data binding: report data is {}, want SHA-256 of the runtime "
+                          "data {} in bytes 0..31, or SHA-512 {} in all 64 bytes",
+                          HexEncode(report_data), HexEncode(sha256), HexEncode(sha512));
+}
+
+absl::StatusOr<dcap::VerifiedQuote> VerifyEvidence(const DcapAttestRequest& request,
+                                                   DcapEvidence evidence,
+                                                   const DcapAttestationOptions& options,
+                                                   absl::Time now) {
+  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteSelector selector,
+                         dcap::SelectorForQuote(request.quote));
+  const dcap::TeeType want =
+      evidence == DcapEvidence::kTdxVm ? dcap::TeeType::kTdx : dcap::TeeType::kSgx;
+  if (selector.tee_type != want) {
+    return InvalidArgumentf("dcap attest: the quote is a {} quote, but this route takes {} quotes",
+                            dcap::TeeTypeName(selector.tee_type), dcap::TeeTypeName(want));
+  }
+  if (options.simulated.has_value() &&
+      std::equal(selector.fmspc.begin(), selector.fmspc.end(), dcap::kSimulatedFmspc.begin(),
+                 dcap::kSimulatedFmspc.end())) {
+    // Simulated evidence: the simulated root and collateral, and no other.
+    VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral simulated,
+                           options.simulated->Collateral(now));
+    absl::StatusOr<dcap::VerifiedQuote> verified =
+        dcap::VerifyQuote(request.quote, simulated, options.simulated->VerifyOptionsAt(now));
+    if (!verified.ok() && verified.status().code() != absl::StatusCode::kInvalidArgument) {
+      return Unauthenticatedf("simulated dcap evidence did not verify: {}",
+                              verified.status().message());
+    }
+    return verified;
+  }
+  absl::StatusOr<dcap::QuoteCollateral> collateral = options.collateral.Select(selector, now);
+  if (!collateral.ok()) {
+    // Without collateral the quote cannot be verified: HTTP 401, as for an
+    // expired certificate.
+    return Unauthenticatedf("dcap evidence did not verify: no collateral for this quote (FMSPC "
+                            "{}): {}",
+                            HexEncode(selector.fmspc), collateral.status().message());
+  }
+  dcap::VerifyOptions verify_options;
+  verify_options.now = now;
+  absl::StatusOr<dcap::VerifiedQuote> verified =
+      dcap::VerifyQuote(request.quote, *collateral, verify_options);
+  if (verified.ok() || verified.status().code() == absl::StatusCode::kInvalidArgument ||
+      verified.status().code() == absl::StatusCode::kPermissionDenied) {
+    return verified;
+  }
+  // Expired collateral or a certificate outside its validity means the
+  // evidence does not verify now, as a bad signature does: HTTP 401.
+  return Unauthenticatedf("dcap evidence did not verify: {}", verified.status().message());
+}
+
+std::vector<std::string> ClaimTypesFor(DcapEvidence evidence) {
+  std::vector<std::string> types = evidence == DcapEvidence::kTdxVm ? dcap::TdxClaimTypes()
+                                                                    : dcap::SgxClaimTypes();
+  for (const char* type : {"x-ms-runtime", "x-vouch-runtime-data", "x-vouch-runtime-data-hash",
+                           "nonce"}) {
+    types.emplace_back(type);
+  }
+  if (evidence == DcapEvidence::kTdxVm) {
+    types.emplace_back("x-vouch-tdx-eventlog-rtmrs");
+  }
+  if (evidence == DcapEvidence::kSgxEnclave) {
+    types.emplace_back("x-ms-sgx-ehd");
+  }
+  return types;
+}
+
+}  // namespace
+
+absl::StatusOr<DcapAttestRequest> ParseDcapAttestRequest(std::string_view body) {
+  VOUCH_ASSIGN_OR_RETURN(const nlohmann::json json,
+                         policy::ParseStrictJson(body, "dcap attest request"));
+  if (!json.is_object()) {
+    return InvalidArgumentf("{}: body must be a JSON object, found {}", kContext,
+                            policy::JsonTypeName(json));
+  }
+  VOUCH_RETURN_IF_ERROR(
+      CheckMembers(json, "body", {"quote", "runtimeData", "nonce", "eventLog"}));
+  DcapAttestRequest request;
+  VOUCH_ASSIGN_OR_RETURN(request.quote, DecodeMember(json, "body", "quote"));
+  VOUCH_RETURN_IF_ERROR(ParseRuntimeData(json, request));
+  VOUCH_RETURN_IF_ERROR(ParseNonce(json, request));
+  VOUCH_RETURN_IF_ERROR(ParseEventLog(json, request));
+  return request;
+}
+
+nlohmann::json DcapAttestRequestJson(ByteSpan quote, ByteSpan runtime_data, bool json,
+                                     const std::optional<std::string>& nonce) {
+  nlohmann::json body = {
+      {"quote", Base64UrlEncode(quote)},
+      {"runtimeData",
+       {{"data", Base64UrlEncode(runtime_data)}, {"dataType", json ? "JSON" : "Binary"}}}};
+  if (nonce.has_value()) {
+    body["nonce"] = *nonce;
+  }
+  return body;
+}
+
+absl::StatusOr<nlohmann::json> AttestDcap(const DcapAttestRequest& request, DcapEvidence evidence,
+                                          const DcapAttestationOptions& options, absl::Time now) {
+  const absl::Time at = options.verification_time_for_test.value_or(now);
+  if (request.event_log.has_value() && evidence != DcapEvidence::kTdxVm) {
+    return InvalidArgumentf("{}: eventLog is accepted only by /attest/TdxVm", kContext);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const dcap::VerifiedQuote verified,
+                         VerifyEvidence(request, evidence, options, at));
+
+  // The event log is checked before the runtime data binding, so that a
+  // tampered log is reported even when the binding would also fail.
+  std::optional<dcap::CcelReplay> replay;
+  if (request.event_log.has_value()) {
+    VOUCH_ASSIGN_OR_RETURN(replay, dcap::VerifyCcel(*request.event_log, *verified.quote.td_body));
+  }
+
+  VOUCH_ASSIGN_OR_RETURN(const std::string binding,
+                         CheckBinding(verified.quote.report_data(), request.runtime_data));
+
+  VOUCH_RETURN_IF_ERROR(dcap::Appraise(verified, options.appraisal));
+
+  nlohmann::json claims = dcap::DcapClaims(verified);
+  if (options.simulated.has_value() &&
+      verified.pck_chain.root.SpkiSha256() == options.simulated->RootSpkiSha256()) {
+    claims["x-vouch-simulated"] = true;
+  }
+  if (replay.has_value()) {
+    claims.update(dcap::CcelClaims(*replay));
+  }
+  claims["x-vouch-runtime-data-hash"] = binding;
+  if (request.runtime_data_is_json) {
+    claims["x-ms-runtime"] = request.runtime_json;
+  } else {
+    claims["x-vouch-runtime-data"] = Base64UrlEncode(request.runtime_data);
+  }
+  if (evidence == DcapEvidence::kSgxEnclave) {
+    claims["x-ms-sgx-ehd"] = Base64UrlEncode(request.runtime_data);
+  }
+  if (request.nonce.has_value()) {
+    claims["nonce"] = *request.nonce;
+  }
+  return claims;
+}
+
+absl::StatusOr<std::unique_ptr<DcapAttestation>> DcapAttestation::Create(const Config& config) {
+  std::unique_ptr<DcapAttestation> out(new DcapAttestation());
+  DcapAttestationOptions& options = out->options_;
+  if (!config.collateral_dir.empty()) {
+    const absl::Status loaded = options.collateral.AddDirectory(config.collateral_dir);
+    if (!loaded.ok()) {
+      return Prefix(fmt::format("dcap collateral folder {}", config.collateral_dir), loaded);
+    }
+  }
+  absl::StatusOr<std::vector<dcap::TcbStatus>> statuses =
+      dcap::ParseAcceptedTcbStatuses(config.accept_tcb);
+  if (!statuses.ok()) {
+    return Prefix("config: accept_tcb", statuses.status());
+  }
+  options.appraisal.tcb.statuses = *std::move(statuses);
+  options.appraisal.allow_debug = config.allow_debug;
+  options.verification_time_for_test = config.dcap_verification_time_for_test;
+  if (config.allow_simulated_snp) {
+    absl::StatusOr<dcap::SimulatedTdx> simulated =
+        dcap::SimulatedTdx::LoadOrCreate(config.data_dir + "/" + kSimulatedTdxDir);
+    if (!simulated.ok()) {
+      return Prefix("simulated tdx", simulated.status());
+    }
+    options.simulated = *std::move(simulated);
+  }
+  RegisterKnownClaims(kTdxVmKind, ClaimTypesFor(DcapEvidence::kTdxVm));
+  RegisterKnownClaims(kSgxEnclaveKind, ClaimTypesFor(DcapEvidence::kSgxEnclave));
+  return out;
+}
+
+absl::Status DcapAttestation::AddRoutes(Router& router, IssueToken issue) const {
+  VOUCH_RETURN_IF_ERROR(router.Add("POST", "/attest/TdxVm", [this, issue](const HttpRequest& r) {
+    return Handle(r, DcapEvidence::kTdxVm, issue);
+  }));
+  return router.Add("POST", "/attest/SgxEnclave", [this, issue](const HttpRequest& r) {
+    return Handle(r, DcapEvidence::kSgxEnclave, issue);
+  });
+}
+
+absl::StatusOr<HttpResponse> DcapAttestation::Handle(const HttpRequest& request,
+                                                     DcapEvidence evidence,
+                                                     const IssueToken& issue) const {
+  const std::optional<std::string> type = request.Header("content-type");
+  if (type.has_value()) {
+    const std::string_view media_type = std::string_view(*type).substr(0, type->find(';'));
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(AbslView(media_type)),
+                                "application/json")) {
+      return ErrorResponseFor(415, fmt::format("Content-Type {:?} is not supported, want "
+                                               "application/json",
+                                               *type));
+    }
+  }
+  VOUCH_ASSIGN_OR_RETURN(const DcapAttestRequest attest, ParseDcapAttestRequest(request.body));
+  VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims,
+                         AttestDcap(attest, evidence, options_, absl::Now()));
+  return issue(evidence == DcapEvidence::kTdxVm ? kTdxVmKind : kSgxEnclaveKind,
+               std::move(claims));
+}
+
+}  // namespace vouch::server

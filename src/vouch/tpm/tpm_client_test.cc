@@ -1,0 +1,118 @@
+// TpmClient against a real software TPM (swtpm on loopback), and quotes from
+// it through VerifyQuote.
+#include "vouch/tpm/tpm_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "vouch/crypto/hash.h"
+#include "vouch/testing/status_matchers.h"
+#include "vouch/tpm/attest.h"
+#include "vouch/tpm/event_log.h"
+#include "vouch/tpm/event_log_builder.h"
+#include "vouch/tpm/swtpm.h"
+
+namespace vouch::tpm {
+namespace {
+
+using ::testing::HasSubstr;
+using vouch::testing::StatusIs;
+
+constexpr uint32_t kAkHandle = 0x81000003;
+
+class TpmClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Swtpm>> swtpm = Swtpm::Start();
+    ASSERT_OK(swtpm.status());
+    swtpm_ = *std::move(swtpm);
+    absl::StatusOr<std::unique_ptr<TpmClient>> client = TpmClient::Open(swtpm_->Tcti());
+    ASSERT_OK(client.status());
+    client_ = *std::move(client);
+  }
+
+  std::unique_ptr<Swtpm> swtpm_;
+  std::unique_ptr<TpmClient> client_;
+};
+
+TEST_F(TpmClientTest, QuoteVerifiesWithNonceAndPcrs) {
+  ASSERT_OK_AND_ASSIGN(auto ak, client_->CreateAk(kAkHandle));
+  ASSERT_OK(client_->ExtendPcr(7, crypto::Sha256(AsBytes("secure boot"))));
+  const Bytes nonce = crypto::Sha256(AsBytes("nonce"));
+  std::vector<uint32_t> all;
+  for (uint32_t i = 0; i < 24; ++i) all.push_back(i);
+  ASSERT_OK_AND_ASSIGN(const TpmClient::Quote quote, client_->QuotePcrs(kAkHandle, nonce, all));
+  ASSERT_OK_AND_ASSIGN(const std::vector<Bytes> pcrs, client_->ReadPcrs());
+  PcrBank bank{crypto::HashAlg::kSha256, {}};
+  for (uint32_t i = 0; i < pcrs.size(); ++i) bank.values[i] = pcrs[i];
+
+  ASSERT_OK_AND_ASSIGN(const QuoteSignature signature, ParseSignature(quote.signature));
+  EXPECT_EQ(signature.scheme, SignatureScheme::kRsassa);
+  ASSERT_OK_AND_ASSIGN(const VerifiedQuote verified,
+                       VerifyQuote(quote.attest, signature, ak.get(), nonce, {bank}));
+  EXPECT_EQ(verified.quoted[0].values.size(), 24u);
+  // PCR 17..22 of a fresh TPM are all ones, the others zero, as Replay assumes.
+  EXPECT_EQ(pcrs[17], Bytes(32, 0xFF));
+  EXPECT_EQ(pcrs[0], Bytes(32, 0x00));
+
+  EXPECT_THAT(VerifyQuote(quote.attest, signature, ak.get(), Bytes(32, 0), {bank}),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("nonce")));
+  ASSERT_OK_AND_ASSIGN(auto same, client_->ReadPublicKey(kAkHandle));
+  EXPECT_EQ(EVP_PKEY_eq(same.get(), ak.get()), 1);
+}
+
+TEST_F(TpmClientTest, EventLogReplayMatchesExtendedPcrs) {
+  EventLogBuilder log({crypto::HashAlg::kSha256});
+  log.Measure(0, kEvSCrtmVersion, AsBytes("firmware"))
+      .Measure(4, kEvEfiBootServicesApplication, AsBytes("bootloader"))
+      .Measure(4, kEvSeparator, Bytes(4, 0));
+  for (const EventLogEntry& e : log.Entries()) {
+    ASSERT_OK(client_->ExtendPcr(e.register_index, e.digests[0].second));
+  }
+  ASSERT_OK_AND_ASSIGN(const auto events, ParseCryptoAgileEventLog(log.Build()));
+  ASSERT_OK_AND_ASSIGN(const ReplayResult replay, Replay(events, {}));
+  ASSERT_OK_AND_ASSIGN(const std::vector<Bytes> pcrs, client_->ReadPcrs());
+  for (uint32_t i = 0; i < 24; ++i) {
+    EXPECT_EQ(HexEncode(replay.values[i]), HexEncode(pcrs[i])) << "PCR " << i;
+  }
+}
+
+TEST_F(TpmClientTest, NvDefineWriteRead) {
+  constexpr uint32_t kIndex = 0x01400001;
+  ASSERT_OK_AND_ASSIGN(bool exists, client_->NvExists(kIndex));
+  EXPECT_FALSE(exists);
+  Bytes data(2000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7);
+  ASSERT_OK(client_->NvDefine(kIndex, data.size()));
+  ASSERT_OK(client_->NvWrite(kIndex, data));
+  ASSERT_OK_AND_ASSIGN(const Bytes read, client_->NvRead(kIndex));
+  EXPECT_EQ(read, data);
+  ASSERT_OK_AND_ASSIGN(exists, client_->NvExists(kIndex));
+  EXPECT_TRUE(exists);
+  EXPECT_THAT(client_->NvDefine(kIndex, 10), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                      HasSubstr("already exists")));
+  ASSERT_OK(client_->NvUndefine(kIndex));
+}
+
+TEST_F(TpmClientTest, MissingIndexAndKeyNameTheProblem) {
+  EXPECT_THAT(client_->NvRead(0x01400002),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("0x01400002")));
+  EXPECT_THAT(client_->QuotePcrs(0x81000010, Bytes(8, 1), {0}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("0x81000010")));
+}
+
+TEST(TpmClientOpenTest, UnreachableTpmFailsFast) {
+  // Nothing listens on port 1 of the loopback address.
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<TpmClient>> client =
+      TpmClient::Open("swtpm:host=127.0.0.1,port=1", absl::Seconds(2));
+  if (client.ok()) {
+    EXPECT_FALSE((*client)->ReadPcrs(1).ok());
+  } else {
+    EXPECT_THAT(client.status(), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+}  // namespace
+}  // namespace vouch::tpm
