@@ -341,6 +341,8 @@ absl::Status KeyBroker::PurgeKey(std::string_view name, absl::Time now, std::str
   const store::AuditEvent event = MakeEvent(actor, "key.purge", KeyTarget(name), "", now);
   VOUCH_ASSIGN_OR_RETURN(const std::vector<store::KeyRecord> purged,
                          deps_.store->PurgeKey(name, &event));
+  // NOTE: the records are gone before the token objects are destroyed. A
+  // crash in between leaves PKCS#11 objects that no record names.
   absl::Status destroyed = absl::OkStatus();
   for (const store::KeyRecord& record : purged) {
     const absl::Status status =

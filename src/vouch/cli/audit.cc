@@ -25,6 +25,7 @@
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
 #include "vouch/broker/audit_head.h"
+#include "vouch/cli/admin_token.h"
 #include "vouch/cli/command.h"
 #include "vouch/crypto/keys.h"
 #include "vouch/keystore/software_keystore.h"
@@ -37,7 +38,6 @@
 namespace vouch::cli {
 namespace {
 
-constexpr size_t kMaxTokenFileBytes = 4096;
 constexpr size_t kMaxJwksBytes = 1 << 20;
 
 struct AuditFlags {
@@ -57,26 +57,6 @@ struct AuditFlags {
 
 void PrintError(const absl::Status& status) {
   std::fprintf(stderr, "vouch audit: %s\n", std::string(status.message()).c_str());
-}
-
-absl::StatusOr<SecretBytes> ReadAdminToken(const std::string& file) {
-  std::string token;
-  if (!file.empty()) {
-    VOUCH_ASSIGN_OR_RETURN(Bytes bytes, ReadFile(file, kMaxTokenFileBytes));
-    token = ToString(bytes);
-    SecureWipe(bytes);
-  } else if (const char* env = std::getenv("VOUCH_ADMIN_TOKEN"); env != nullptr) {
-    token = env;
-  } else {
-    return InvalidArgumentf(
-        "admin token missing: set --admin-token-file FILE or $VOUCH_ADMIN_TOKEN");
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  SecretBytes secret(AsBytes(token));
-  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(token.data()), token.size()));
-  return secret;
 }
 
 // Query appends one percent-encoded name=value pair (only unreserved

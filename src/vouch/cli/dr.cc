@@ -4,8 +4,8 @@
 //   vouch dr status  --server URL
 //   vouch dr promote --server URL [--admin-token-file FILE]
 //
-// promote asks the node to promote its PostgreSQL standby (pg_promote) and
-// to accept key changes. The admin token comes from --admin-token-file or
+// promote requests that the node promote its PostgreSQL standby (pg_promote) and
+// accept key changes. The admin token comes from --admin-token-file or
 // $VOUCH_ADMIN_TOKEN, never from a flag value.
 #include <cstdio>
 #include <cstdlib>
@@ -17,42 +17,17 @@
 #include "vouch/base/file.h"
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
+#include "vouch/cli/admin_token.h"
 #include "vouch/cli/command.h"
 
 namespace vouch::cli {
 namespace {
-
-constexpr size_t kMaxTokenFileBytes = 64 * 1024;
 
 struct DrFlags {
   std::string server;
   std::string admin_token_file;
   std::string ca_cert;
 };
-
-absl::StatusOr<std::string> ReadToken(const std::string& file) {
-  std::string token;
-  if (!file.empty()) {
-    absl::StatusOr<Bytes> bytes = ReadFile(file, kMaxTokenFileBytes);
-    if (!bytes.ok()) {
-      return Prefix("admin token file", bytes.status());
-    }
-    token = ToString(*bytes);
-    SecureWipe(*bytes);
-  } else if (const char* env = std::getenv("VOUCH_ADMIN_TOKEN"); env != nullptr) {
-    token = env;
-  } else {
-    return InvalidArgumentf(
-        "admin token missing: set --admin-token-file FILE or $VOUCH_ADMIN_TOKEN");
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    return InvalidArgumentf("admin token is empty");
-  }
-  return token;
-}
 
 std::string BaseUrl(std::string url) {
   while (!url.empty() && url.back() == '/') {
@@ -61,7 +36,7 @@ std::string BaseUrl(std::string url) {
   return url;
 }
 
-// PrintAnswer prints the node's JSON answer and maps the HTTP status to the
+// PrintAnswer prints the node's JSON response and maps the HTTP status to the
 // exit status.
 int PrintAnswer(std::string_view action, const absl::StatusOr<agent::HttpResponse>& response) {
   if (!response.ok()) {
@@ -70,7 +45,7 @@ int PrintAnswer(std::string_view action, const absl::StatusOr<agent::HttpRespons
     return kExitRejected;
   }
   if (response->status != 200) {
-    std::fprintf(stderr, "vouch dr %.*s: the server answered HTTP %ld: %s\n",
+    std::fprintf(stderr, "vouch dr %.*s: the server returned HTTP %ld: %s\n",
                  static_cast<int>(action.size()), action.data(), response->status,
                  response->body.c_str());
     return kExitRejected;
@@ -88,7 +63,7 @@ int RunStatus(const DrFlags& flags) {
 }
 
 int RunPromote(const DrFlags& flags) {
-  absl::StatusOr<std::string> token = ReadToken(flags.admin_token_file);
+  absl::StatusOr<SecretBytes> token = ReadAdminToken(flags.admin_token_file);
   if (!token.ok()) {
     std::fprintf(stderr, "vouch dr promote: %s\n", std::string(token.status().message()).c_str());
     return kExitUsage;
@@ -98,10 +73,9 @@ int RunPromote(const DrFlags& flags) {
   // pg_promote waits up to 30 s on the server side.
   options.total_timeout = absl::Seconds(45);
   const agent::HttpClient http(options);
-  agent::HttpHeaders headers = {{"Authorization", "Bearer " + *token}};
+  agent::HttpHeaders headers = {{"Authorization", "Bearer " + ToString(token->Expose())}};
   const int code =
       PrintAnswer("promote", http.PostJson(BaseUrl(flags.server) + "/dr/promote", "{}", headers));
-  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(token->data()), token->size()));
   SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(headers[0].second.data()),
                                 headers[0].second.size()));
   return code;

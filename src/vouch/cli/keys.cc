@@ -27,6 +27,7 @@
 #include "vouch/base/file.h"
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
+#include "vouch/cli/admin_token.h"
 #include "vouch/cli/command.h"
 #include "vouch/crypto/random.h"
 
@@ -34,7 +35,6 @@ namespace vouch::cli {
 namespace {
 
 constexpr size_t kMaxPolicyBytes = 64 * 1024;
-constexpr size_t kMaxTokenFileBytes = 4096;
 
 struct CommonFlags {
   std::string server;
@@ -76,34 +76,6 @@ void PrintError(std::string_view what, const absl::Status& status) {
 // PrintStatus prints an error whose message names what failed by itself.
 void PrintStatus(const absl::Status& status) {
   std::fprintf(stderr, "vouch keys: %s\n", std::string(status.message()).c_str());
-}
-
-// ReadAdminToken reads the token from `file`, else from $VOUCH_ADMIN_TOKEN,
-// without the trailing newline that editors add.
-absl::StatusOr<SecretBytes> ReadAdminToken(const std::string& file) {
-  std::string token;
-  if (!file.empty()) {
-    absl::StatusOr<Bytes> bytes = ReadFile(file, kMaxTokenFileBytes);
-    if (!bytes.ok()) {
-      return Prefix("admin token file", bytes.status());
-    }
-    token = ToString(*bytes);
-    SecureWipe(*bytes);
-  } else if (const char* env = std::getenv("VOUCH_ADMIN_TOKEN"); env != nullptr) {
-    token = env;
-  } else {
-    return InvalidArgumentf(
-        "admin token missing: set --admin-token-file FILE or $VOUCH_ADMIN_TOKEN");
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    return InvalidArgumentf("admin token is empty");
-  }
-  SecretBytes secret(AsBytes(token));
-  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(token.data()), token.size()));
-  return secret;
 }
 
 agent::HttpClient MakeHttpClient(const CommonFlags& flags) {

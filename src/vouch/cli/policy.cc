@@ -24,6 +24,7 @@
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
 #include "vouch/base/time.h"
+#include "vouch/cli/admin_token.h"
 #include "vouch/cli/command.h"
 #include "vouch/cli/verify.h"
 #include "vouch/policy/attestation_policy.h"
@@ -33,7 +34,6 @@ namespace vouch::cli {
 namespace {
 
 constexpr size_t kMaxPolicyFileBytes = 256 * 1024;
-constexpr size_t kMaxTokenFileBytes = 4096;
 
 struct PolicyFlags {
   std::string server;
@@ -53,34 +53,6 @@ struct PolicyFlags {
 void PrintError(std::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "vouch policy: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
                std::string(status.message()).c_str());
-}
-
-// ReadAdminToken reads the token from `file`, else from $VOUCH_ADMIN_TOKEN,
-// and drops trailing line breaks and spaces.
-absl::StatusOr<SecretBytes> ReadAdminToken(const std::string& file) {
-  std::string token;
-  if (!file.empty()) {
-    absl::StatusOr<Bytes> bytes = ReadFile(file, kMaxTokenFileBytes);
-    if (!bytes.ok()) {
-      return Prefix("admin token file", bytes.status());
-    }
-    token = ToString(*bytes);
-    SecureWipe(*bytes);
-  } else if (const char* env = std::getenv("VOUCH_ADMIN_TOKEN"); env != nullptr) {
-    token = env;
-  } else {
-    return InvalidArgumentf(
-        "admin token missing: set --admin-token-file FILE or $VOUCH_ADMIN_TOKEN");
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-    token.pop_back();
-  }
-  if (token.empty()) {
-    return InvalidArgumentf("admin token is empty");
-  }
-  SecretBytes secret(AsBytes(token));
-  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(token.data()), token.size()));
-  return secret;
 }
 
 std::string PolicyUrl(const PolicyFlags& flags) {

@@ -598,7 +598,7 @@ absl::StatusOr<GeneratedKey> Pkcs11KeyStore::GenerateKey(const KeySpec& spec,
     return crypto::PublicKeyFromJwk(jwk);
   }();
   if (!public_key.ok()) {
-    // Do not leave a key pair behind whose public key nobody could read.
+    // Destroy the key pair, since a key without a readable public key is unusable.
     DestroyKey(generated.sealed, label).IgnoreError();
     return Prefix(fmt::format("pkcs11: public key of {}", label), public_key.status());
   }

@@ -633,7 +633,12 @@ absl::Status CheckExpressionSupported(const Expression& expression) {
     return absl::OkStatus();
   }
   const std::string& name = expression.function;
-  const size_t want = name == "AppendString" ? 2 : name == "NegateBool" ? 1 : 0;
+  size_t want = 0;  // argument count of a supported function
+  if (name == "AppendString") {
+    want = 2;
+  } else if (name == "NegateBool") {
+    want = 1;
+  }
   if (want == 0) {
     return PolicyError(expression.position,
                        "function {}() is not supported by vouch; supported: AppendString, "

@@ -74,11 +74,17 @@ int CompareNumbers(const nlohmann::json& a, const nlohmann::json& b) {
       }
       return x.get<int64_t>() < y.get<int64_t>();
     };
-    return less(a, b) ? -1 : less(b, a) ? 1 : 0;
+    if (less(a, b)) {
+      return -1;
+    }
+    return less(b, a) ? 1 : 0;
   }
   const double x = a.get<double>();
   const double y = b.get<double>();
-  return x < y ? -1 : y < x ? 1 : 0;
+  if (x < y) {
+    return -1;
+  }
+  return y < x ? 1 : 0;
 }
 
 bool Holds(CompareOp op, int order) {
