@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test demo fuzz test-sanitize install clean
+.PHONY: all deps configure build test demo fuzz test-sanitize bench install clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: build
 # Runs every fuzz target for FUZZ_SECONDS (clang, libFuzzer, ASan, UBSan).
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Runs the benchmarks (about 5 minutes, needs wrk and heaptrack) and rewrites
+# docs/benchmarks.md above its hand-written analysis. Not part of `make test`.
+bench: build
+	scripts/bench.sh $(BUILD)
 
 # The whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps

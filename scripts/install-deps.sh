@@ -14,7 +14,7 @@ packages=(
   swtpm swtpm-tools libtss2-dev tpm2-tools
   libpq-dev postgresql
   clang libfuzzer-14-dev libclang-rt-14-dev
-  wrk systemd
+  wrk heaptrack python3 systemd
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "vouch/agent/azure_cvm_platform.h"
 #include "vouch/agent/json_fields.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
@@ -140,6 +141,27 @@ absl::StatusOr<std::string> BuildTdxAttestRequest(const Evidence& evidence,
   return request.dump();
 }
 
+absl::StatusOr<std::string> BuildAzureAttestRequest(const Evidence& evidence,
+                                                    std::string_view runtime_data,
+                                                    const std::optional<std::string>& nonce) {
+  if (evidence.kind != kAzureVtpmEvidenceKind) {
+    return InvalidArgumentf("attest request: evidence kind {}, want {}", evidence.kind,
+                            kAzureVtpmEvidenceKind);
+  }
+  if (!nonce.has_value()) {
+    return InvalidArgumentf(
+        "attest request: azure-vtpm evidence needs the nonce from POST /challenge that its TPM "
+        "quote carries");
+  }
+  json request = ParseJson(ToString(evidence.report));
+  if (!request.is_object()) {
+    return InvalidArgumentf("attest request: azure-vtpm evidence is not a JSON object");
+  }
+  request["nonce"] = *nonce;
+  request["runtime_data"] = Base64UrlEncode(AsBytes(runtime_data));
+  return request.dump();
+}
+
 absl::StatusOr<TokenSummary> SummarizeToken(std::string_view jwt) {
   const size_t dot1 = jwt.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
@@ -175,11 +197,18 @@ AttestClient::AttestClient(std::string server_url, const HttpClient& http)
 absl::StatusOr<std::string> AttestClient::Attest(const Evidence& evidence,
                                                  std::string_view runtime_data,
                                                  const std::optional<std::string>& nonce) const {
-  const bool tdx = evidence.kind == "tdx";
-  VOUCH_ASSIGN_OR_RETURN(const std::string body,
-                         tdx ? BuildTdxAttestRequest(evidence, runtime_data, nonce)
-                             : BuildSnpAttestRequest(evidence, runtime_data, nonce));
-  const std::string url = server_url_ + (tdx ? "/attest/TdxVm" : "/attest/SevSnpVm");
+  std::string body;
+  std::string url;
+  if (evidence.kind == kAzureVtpmEvidenceKind) {
+    VOUCH_ASSIGN_OR_RETURN(body, BuildAzureAttestRequest(evidence, runtime_data, nonce));
+    url = server_url_ + "/attest/AzureGuest";
+  } else if (evidence.kind == "tdx") {
+    VOUCH_ASSIGN_OR_RETURN(body, BuildTdxAttestRequest(evidence, runtime_data, nonce));
+    url = server_url_ + "/attest/TdxVm";
+  } else {
+    VOUCH_ASSIGN_OR_RETURN(body, BuildSnpAttestRequest(evidence, runtime_data, nonce));
+    url = server_url_ + "/attest/SevSnpVm";
+  }
   VOUCH_ASSIGN_OR_RETURN(const HttpResponse response, http_.PostJson(url, body));
   if (response.status != 200) {
     return ErrorFromResponse("POST", url, response);
@@ -190,6 +219,20 @@ absl::StatusOr<std::string> AttestClient::Attest(const Evidence& evidence,
     return InvalidArgumentf("POST {}: response has no string \"token\"", url);
   }
   return *token;
+}
+
+absl::StatusOr<std::string> AttestClient::Challenge() const {
+  const std::string url = server_url_ + "/challenge";
+  VOUCH_ASSIGN_OR_RETURN(const HttpResponse response, http_.PostJson(url, ""));
+  if (response.status != 200) {
+    return ErrorFromResponse("POST", url, response);
+  }
+  const json answer = ParseJson(response.body);
+  const std::string* nonce = StringMember(answer, "nonce");
+  if (nonce == nullptr) {
+    return InvalidArgumentf("POST {}: response has no string \"nonce\"", url);
+  }
+  return *nonce;
 }
 
 absl::StatusOr<std::string> AttestClient::Release(std::string_view name, std::string_view version,

@@ -56,6 +56,14 @@ absl::StatusOr<std::string> BuildTdxAttestRequest(const Evidence& evidence,
                                                   std::string_view runtime_data,
                                                   const std::optional<std::string>& nonce);
 
+// BuildAzureAttestRequest returns the JSON body of POST /attest/AzureGuest
+// for evidence of kind "azure-vtpm" (the JSON that AzureCvmPlatform makes):
+// that JSON plus "nonce" (required: the POST /challenge nonce the TPM quote
+// carries) and "runtime_data" (base64url).
+absl::StatusOr<std::string> BuildAzureAttestRequest(const Evidence& evidence,
+                                                    std::string_view runtime_data,
+                                                    const std::optional<std::string>& nonce);
+
 // TokenSummary contains the claims of an attestation token that the agent
 // prints. They are read without checking the signature: the token goes
 // back to the server that issued it, which checks it.
@@ -82,9 +90,14 @@ class AttestClient {
   const std::string& server_url() const { return server_url_; }
 
   // Attest sends the evidence and runtime data and returns the token: kind
-  // "snp" to /attest/SevSnpVm, kind "tdx" to /attest/TdxVm.
+  // "snp" to /attest/SevSnpVm, kind "tdx" to /attest/TdxVm, kind
+  // "azure-vtpm" to /attest/AzureGuest (which requires a nonce from
+  // Challenge).
   absl::StatusOr<std::string> Attest(const Evidence& evidence, std::string_view runtime_data,
                                      const std::optional<std::string>& nonce) const;
+
+  // Challenge returns a single-use nonce (base64url) from POST /challenge.
+  absl::StatusOr<std::string> Challenge() const;
 
   // Release requests key `name` (`version`, or the latest when empty) for
   // `token` and returns the compact JWS from the "value" member.

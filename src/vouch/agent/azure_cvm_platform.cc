@@ -99,8 +99,14 @@ absl::StatusOr<Evidence> AzureCvmPlatform::GetEvidence(ByteSpan report_data) {
   for (uint32_t i = 0; i < kPcrCount; ++i) {
     pcrs.push_back(i);
   }
-  VOUCH_ASSIGN_OR_RETURN(const tpm::TpmClient::Quote quote,
-                         tpm_->QuotePcrs(azure::kAkPersistentHandle, nonce_, pcrs));
+  absl::StatusOr<tpm::TpmClient::Quote> quote =
+      tpm_->QuotePcrs(azure::kAkPersistentHandle, nonce_, pcrs);
+  if (!quote.ok()) {
+    return Prefix(fmt::format("platform azure-cvm: quote with the AK at {:#010x}, which the "
+                              "paravisor creates at boot (is this an Azure confidential VM?)",
+                              azure::kAkPersistentHandle),
+                  quote.status());
+  }
   VOUCH_ASSIGN_OR_RETURN(const std::vector<Bytes> values, tpm_->ReadPcrs(kPcrCount));
   nonce_.clear();
 
@@ -111,8 +117,8 @@ absl::StatusOr<Evidence> AzureCvmPlatform::GetEvidence(ByteSpan report_data) {
   nlohmann::json evidence = {
       {"hcl_report", Base64UrlEncode(*hcl)},
       {"tpm_quote",
-       {{"message", HexEncode(quote.attest)},
-        {"signature", HexEncode(quote.signature)},
+       {{"message", HexEncode(quote->attest)},
+        {"signature", HexEncode(quote->signature)},
         {"pcrs", pcr_hex}}},
   };
   if (!options_.event_log_path.empty()) {

@@ -7,7 +7,7 @@
 // quotes the 24 SHA-256 PCRs with the AK at persistent handle 0x81000003 and the nonce
 // from SetNonce, and reads the measured-boot event log. The evidence is the
 // JSON body of POST /attest/AzureGuest without "nonce" and "runtime_data"
-// (kind "azure-vtpm"); AttestAzureGuest sends it.
+// (kind "azure-vtpm"); AttestClient::Attest and AttestAzureGuest send it.
 #ifndef VOUCH_AGENT_AZURE_CVM_PLATFORM_H_
 #define VOUCH_AGENT_AZURE_CVM_PLATFORM_H_
 

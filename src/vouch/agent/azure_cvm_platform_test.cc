@@ -13,11 +13,15 @@
 #include <string>
 
 #include "vouch/agent/attest_client.h"
+#include "vouch/agent/key_admin_client.h"
+#include "vouch/agent/unlock.h"
 #include "vouch/azure/hcl_report.h"
-#include "vouch/base/status.h"
 #include "vouch/azure/hcl_report_builder.h"
+#include "vouch/base/status.h"
 #include "vouch/crypto/jws.h"
+#include "vouch/server/config.h"
 #include "vouch/server/server.h"
+#include "vouch/server/service.h"
 #include "vouch/snp/simulated.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/tpm/swtpm.h"
@@ -28,15 +32,31 @@ namespace {
 using ::testing::HasSubstr;
 using vouch::testing::StatusIs;
 
+constexpr char kAdminToken[] = "azure-cvm-admin-token";
+
 class AzureCvmPlatformTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_dir_ = ::testing::TempDir() + "/vouch_azure_cvm_" + std::to_string(getpid());
     std::filesystem::remove_all(data_dir_);
+    // The simulated chain (two RSA-4096 keys) is made once per build folder
+    // and copied to where the server looks for it.
+    const std::string cache = std::string(VOUCH_BINARY_DIR) + "/agent_test_simulated_snp";
+    ASSERT_OK(snp::SimulatedSnp::LoadOrCreate(cache).status());
+    const std::string chain_dir = data_dir_ + "/" + server::kSimulatedSnpDir;
+    std::filesystem::create_directories(chain_dir);
+    std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
+    std::filesystem::permissions(chain_dir, std::filesystem::perms::owner_all);
+    for (const char* name :
+         {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
+          snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
+      std::filesystem::copy_file(cache + "/" + name, chain_dir + "/" + name);
+    }
     server::Config config;
     config.listen = "127.0.0.1:0";
     config.data_dir = data_dir_;
     config.allow_simulated_snp = true;
+    config.admin_token_sha256 = server::HashAdminToken(kAdminToken);
     absl::StatusOr<std::unique_ptr<server::Server>> server = server::Server::Start(config);
     ASSERT_OK(server.status());
     server_ = *std::move(server);
@@ -93,10 +113,9 @@ class AzureCvmPlatformTest : public ::testing::Test {
   crypto::SslPtr<EVP_PKEY> ak_;
 };
 
-// Disabled: the agent sends no VCEK chain with the simulated HCL report and
-// the test server has no collateral for it, so verification stops at "no
-// VCEK". The agent must send the simulated chain (as simulated-snp does).
-TEST_F(AzureCvmPlatformTest, DISABLED_AttestsAgainstServer) {
+// The agent sends no VCEK (a vTPM has none), and the server verifies the
+// simulated HCL report with the simulated chain it keeps.
+TEST_F(AzureCvmPlatformTest, AttestsAgainstServer) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<AzureCvmPlatform> platform, OpenPlatform());
   const HttpClient http;
   const std::string runtime = R"({"keys":[]})";
@@ -107,6 +126,57 @@ TEST_F(AzureCvmPlatformTest, DISABLED_AttestsAgainstServer) {
   EXPECT_EQ(claims["x-ms-attestation-type"], "azurevm");
   EXPECT_EQ(claims["x-ms-runtime"], nlohmann::json::parse(runtime));
   EXPECT_EQ(claims["x-ms-azurevm-attested-pcrs"].size(), 24u);
+}
+
+// The unlock flow's first five steps: challenge, evidence, POST
+// /attest/AzureGuest, release to the ephemeral key bound through the HCL
+// user data, unwrap.
+TEST_F(AzureCvmPlatformTest, AttestAndReleaseGetsKey) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  const HttpClient http;
+  const nlohmann::json policy = {
+      {"version", "1.0.0"},
+      {"anyOf",
+       {{{"authority", server_->issuer() + server::kSimulatedIssuerSuffix},
+         {"allOf",
+          {{{"claim", "x-ms-attestation-type"}, {"equals", "azurevm"}},
+           {{"claim", "x-vouch-simulated"}, {"equals", true}}}}}}}};
+  const SecretBytes data_key(Bytes(32, 0x5A));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes create, BuildCreateKeyRequest(policy, 256, &data_key));
+  const KeyAdminClient admin(url, http, SecretBytes(AsBytes(kAdminToken)));
+  ASSERT_OK(admin.CreateKey("disk", create).status());
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<AzureCvmPlatform> platform, OpenPlatform());
+  ReleaseFlowOptions options;
+  options.server_url = url;
+  options.key_name = "disk";
+  std::vector<std::string> steps;
+  const auto progress = [&](UnlockStep step, std::string_view message) {
+    steps.push_back(fmt::format("{}: {}", UnlockStepName(step), message));
+  };
+  ASSERT_OK_AND_ASSIGN(const AttestedKey attested,
+                       AttestAndRelease(*platform, http, options, progress));
+  EXPECT_TRUE(attested.key == data_key);
+  EXPECT_EQ(attested.token_issuer, server_->issuer() + server::kSimulatedIssuerSuffix);
+  ASSERT_GE(steps.size(), 3u);
+  EXPECT_THAT(steps[1], HasSubstr("azure-cvm"));
+  EXPECT_THAT(steps[2], HasSubstr("x-vouch-simulated"));
+
+  // Another run needs and gets a fresh challenge.
+  ASSERT_OK(AttestAndRelease(*platform, http, options, progress).status());
+}
+
+TEST_F(AzureCvmPlatformTest, MissingHclReportSaysWhatToDo) {
+  // No paravisor: NV index 0x01400001 stays undefined.
+  AzureCvmOptions options;
+  options.tcti = swtpm_->Tcti();
+  options.event_log_path.clear();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<AzureCvmPlatform> platform,
+                       AzureCvmPlatform::Open(options));
+  platform->SetNonce(Bytes(32, 1));
+  EXPECT_THAT(platform->GetEvidence(Bytes(64, 0)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is this an Azure confidential VM?")));
 }
 
 TEST_F(AzureCvmPlatformTest, NeedsNonceAndReportData) {

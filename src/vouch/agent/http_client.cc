@@ -157,6 +157,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(std::string_view method, std::stri
   if (!options_.ca_bundle_path.empty()) {
     curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_bundle_path.c_str());
   }
+  if (!options_.client_cert_path.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, options_.client_cert_path.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (!options_.client_key_path.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLKEY, options_.client_key_path.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
 
   if (method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

@@ -29,6 +29,9 @@ struct HttpClientOptions {
   // PEM file with the CA certificates that HTTPS servers must chain to.
   // Empty means libcurl's default trust store.
   std::string ca_bundle_path;
+  // PEM client certificate (chain) and private key for mutual TLS; both or neither.
+  std::string client_cert_path;
+  std::string client_key_path;
 };
 
 struct HttpResponse {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "vouch/agent/attest_client.h"
+#include "vouch/agent/azure_cvm_platform.h"
 #include "vouch/base/status.h"
 #include "vouch/base/time.h"
 #include "vouch/broker/release_response.h"
@@ -110,7 +111,23 @@ absl::StatusOr<AttestedKey> AttestAndRelease(Platform& platform, const HttpClien
   report(UnlockStep::kEphemeralKey, fmt::format("RSA-{} key made; runtime data of {} bytes",
                                                 kEphemeralRsaBits, runtime->json.size()));
 
-  // 2. Evidence that binds the runtime data through REPORT_DATA.
+  // 2. Evidence that binds the runtime data through REPORT_DATA. A vTPM
+  // quote carries a single-use nonce from the server, which replaces
+  // options.nonce.
+  std::optional<std::string> nonce = options.nonce;
+  if (auto* azure = dynamic_cast<AzureCvmPlatform*>(&platform); azure != nullptr) {
+    absl::StatusOr<std::string> challenge = client.Challenge();
+    if (!challenge.ok()) {
+      return StepError(UnlockStep::kEvidence, challenge.status());
+    }
+    absl::StatusOr<Bytes> challenge_bytes = Base64UrlDecode(*challenge);
+    if (!challenge_bytes.ok()) {
+      return StepError(UnlockStep::kEvidence,
+                       Prefix("POST /challenge: nonce is not base64url", challenge_bytes.status()));
+    }
+    azure->SetNonce(*std::move(challenge_bytes));
+    nonce = *std::move(challenge);
+  }
   absl::StatusOr<Evidence> evidence = platform.GetEvidence(runtime->report_data);
   if (!evidence.ok()) {
     return StepError(UnlockStep::kEvidence, evidence.status());
@@ -118,7 +135,7 @@ absl::StatusOr<AttestedKey> AttestAndRelease(Platform& platform, const HttpClien
   report(UnlockStep::kEvidence, DescribeEvidence(platform, *evidence));
 
   // 3. Attestation token.
-  absl::StatusOr<std::string> token = client.Attest(*evidence, runtime->json, options.nonce);
+  absl::StatusOr<std::string> token = client.Attest(*evidence, runtime->json, nonce);
   if (!token.ok()) {
     return StepError(UnlockStep::kAttest, token.status());
   }

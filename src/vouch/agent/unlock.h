@@ -87,7 +87,9 @@ absl::StatusOr<AttestedKey> AttestAndRelease(Platform& platform, const HttpClien
 // RunUnlock runs the flow:
 //   1. make an ephemeral RSA-3072 key and the runtime data {"keys": [JWK]};
 //   2. get evidence with REPORT_DATA = SHA-256(runtime data) || 32 zero bytes;
-//   3. POST /attest/SevSnpVm for a token;
+//   3. POST /attest/SevSnpVm, /attest/TdxVm or /attest/AzureGuest (by the
+//      evidence kind) for a token; azure-cvm gets a nonce from POST
+//      /challenge before step 2 and quotes it;
 //   4. POST /keys/<name>[/<version>]/release with the token;
 //   5. check the release JWS against GET /certs and unwrap the key;
 //   6. check the LUKS2 header (cipher, key size, keyslots, tokens and the

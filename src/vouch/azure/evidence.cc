@@ -327,6 +327,15 @@ absl::StatusOr<VerifiedAzureEvidence> VerifyAzureEvidence(const AzureEvidence& e
   VOUCH_ASSIGN_OR_RETURN(const ByteSpan attest, tpm::StripTpm2bAttest(evidence.tpm_quote.message));
   VOUCH_ASSIGN_OR_RETURN(const tpm::PcrBank bank, Sha256Bank(evidence.tpm_quote));
   const tpm::QuoteSignature signature = QuoteSignatureFromBytes(evidence.tpm_quote.signature);
+  // The quote counts only when HCLAkPub, the key the hardware report binds,
+  // signed it. A key of another type or size fails here as well.
+  const absl::Status signed_by_ak = tpm::VerifyQuoteSignature(attest, signature, ak);
+  if (!signed_by_ak.ok()) {
+    return Unauthenticatedf(
+        "azure evidence: the TPM quote is not signed by HCLAkPub, the attestation key in the "
+        "bound runtime claims ({}); quote with the AK at persistent handle {:#010x}",
+        signed_by_ak.message(), kAkPersistentHandle);
+  }
   VOUCH_ASSIGN_OR_RETURN(out.quote,
                          tpm::VerifyQuote(attest, signature, ak, options.expected_nonce, {bank}));
 

@@ -32,6 +32,7 @@
 #include "vouch/policy/strict_json.h"
 #include "vouch/server/key_routes.h"
 #include "vouch/server/service.h"
+#include "vouch/server/signing_keys.h"
 #include "vouch/store/sqlite_store.h"
 #include "vouch/token/issuer.h"
 
@@ -44,6 +45,8 @@ struct AuditFlags {
   std::string server;
   std::string admin_token_file;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
   std::string data_dir;
   std::string jwks_file;
   std::string key;
@@ -80,6 +83,8 @@ absl::StatusOr<nlohmann::json> CallServer(const AuditFlags& flags, const std::st
   VOUCH_ASSIGN_OR_RETURN(SecretBytes token, ReadAdminToken(flags.admin_token_file));
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
+  options.client_cert_path = flags.client_cert;
+  options.client_key_path = flags.client_key;
   options.max_response_bytes = 256 << 20;
   const agent::HttpClient http(options);
   const agent::KeyAdminClient client(flags.server, http, std::move(token));
@@ -146,7 +151,9 @@ absl::StatusOr<nlohmann::json> ReadJwksFile(const std::string& file) {
 }
 
 // LocalJwks derives the JWKS of the token signing key sealed in the data
-// folder's store with the software key store's root key.
+// folder's store with the software key store's root key, followed by the
+// keys that rotations retired (server/signing_keys.h), which signed older
+// audit heads.
 absl::StatusOr<nlohmann::json> LocalJwks(const std::string& dir, store::Store& store) {
   const std::string root_key = dir + "/" + server::kRootKeyFile;
   struct stat info {};
@@ -162,7 +169,17 @@ absl::StatusOr<nlohmann::json> LocalJwks(const std::string& dir, store::Store& s
   VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> key, crypto::PrivateKeyFromPem(pem.Expose()));
   VOUCH_ASSIGN_OR_RETURN(const crypto::JwsAlg alg, token::SigningAlgForKey(key.get()));
   VOUCH_ASSIGN_OR_RETURN(nlohmann::json jwk, token::PublicJwk(key.get(), alg));
-  return nlohmann::json{{"keys", nlohmann::json::array({std::move(jwk)})}};
+  nlohmann::json keys = nlohmann::json::array({std::move(jwk)});
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<server::PreviousSigningKey> previous,
+                         server::LoadPreviousSigningKeys(store));
+  for (const server::PreviousSigningKey& retired : previous) {
+    VOUCH_ASSIGN_OR_RETURN(const crypto::JwsAlg retired_alg,
+                           token::SigningAlgForKey(retired.public_key.get()));
+    VOUCH_ASSIGN_OR_RETURN(nlohmann::json retired_jwk,
+                           token::PublicJwk(retired.public_key.get(), retired_alg));
+    keys.push_back(std::move(retired_jwk));
+  }
+  return nlohmann::json{{"keys", std::move(keys)}};
 }
 
 absl::StatusOr<broker::AuditLogReport> Verify(const AuditFlags& flags) {
@@ -222,6 +239,11 @@ void AddServerFlags(CLI::App& app, AuditFlags& flags) {
       ->check(CLI::ExistingFile);
   app.add_option("--ca-cert", flags.ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-cert", flags.client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-key", flags.client_key, "PEM private key of --client-cert")
       ->check(CLI::ExistingFile);
 }
 

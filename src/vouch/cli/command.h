@@ -30,6 +30,7 @@ Runner SetupUnseal(CLI::App& sub);  // seal.cc
 Runner SetupPolicy(CLI::App& sub);  // policy.cc
 Runner SetupCollateral(CLI::App& sub);  // collateral.cc
 Runner SetupDr(CLI::App& sub);  // dr.cc
+Runner SetupBackup(CLI::App& sub);  // backup.cc
 
 }  // namespace vouch::cli
 

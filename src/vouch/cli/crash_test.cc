@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -45,8 +47,22 @@ using Json = nlohmann::json;
 constexpr char kAdminToken[] = "crash-test-admin-token";
 // The attestation service whose tokens the server trusts; never contacted.
 constexpr char kAuthority[] = "https://crash-test-authority.invalid";
-constexpr int kIterations = 100;
-constexpr auto kTimeBudget = std::chrono::seconds(50);
+// Kills per run: 100 by default, or VOUCH_CRASH_TEST_KILLS (1 to 100000)
+// for a longer run such as 300. The time budget is 50 seconds or half a
+// second per kill, whichever is longer.
+int Iterations() {
+  const char* text = std::getenv("VOUCH_CRASH_TEST_KILLS");
+  if (text == nullptr) {
+    return 100;
+  }
+  const int kills = std::atoi(text);
+  VOUCH_CHECK(kills >= 1 && kills <= 100000);
+  return kills;
+}
+const int kIterations = Iterations();
+const auto kTimeBudget =
+    std::max<std::chrono::milliseconds>(std::chrono::seconds(50),
+                                        std::chrono::milliseconds(500) * kIterations);
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);

@@ -27,6 +27,8 @@ struct DrFlags {
   std::string server;
   std::string admin_token_file;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
 };
 
 std::string BaseUrl(std::string url) {
@@ -58,6 +60,8 @@ int PrintAnswer(std::string_view action, const absl::StatusOr<agent::HttpRespons
 int RunStatus(const DrFlags& flags) {
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
+  options.client_cert_path = flags.client_cert;
+  options.client_key_path = flags.client_key;
   const agent::HttpClient http(options);
   return PrintAnswer("status", http.Get(BaseUrl(flags.server) + "/dr/status"));
 }
@@ -70,6 +74,8 @@ int RunPromote(const DrFlags& flags) {
   }
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
+  options.client_cert_path = flags.client_cert;
+  options.client_key_path = flags.client_key;
   // pg_promote waits up to 30 s on the server side.
   options.total_timeout = absl::Seconds(45);
   const agent::HttpClient http(options);
@@ -86,6 +92,11 @@ void AddServerFlags(CLI::App& app, DrFlags& flags) {
       ->required();
   app.add_option("--ca-cert", flags.ca_cert, "PEM file of CAs that the server's TLS chain must "
                                              "reach (default: the system trust store)");
+  app.add_option("--client-cert", flags.client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-key", flags.client_key, "PEM private key of --client-cert")
+      ->check(CLI::ExistingFile);
 }
 
 }  // namespace

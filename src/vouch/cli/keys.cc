@@ -8,6 +8,7 @@
 //   vouch keys enable|disable NAME VERSION
 //   vouch keys delete|recover|purge NAME
 //   vouch keys policy get NAME VERSION | policy set NAME VERSION --policy FILE [--immutable]
+//   vouch keys rotate-signing-key
 //
 // Every subcommand takes --server URL. A key created with --policy is
 // exportable unless --no-export is given. The admin token comes from
@@ -40,6 +41,8 @@ struct CommonFlags {
   std::string server;
   std::string admin_token_file;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
 };
 
 struct CreateFlags {
@@ -81,6 +84,8 @@ void PrintStatus(const absl::Status& status) {
 agent::HttpClient MakeHttpClient(const CommonFlags& flags) {
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
+  options.client_cert_path = flags.client_cert;
+  options.client_key_path = flags.client_key;
   return agent::HttpClient(options);
 }
 
@@ -204,6 +209,11 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
       ->check(CLI::ExistingFile);
   app.add_option("--ca-cert", flags.ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-cert", flags.client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-key", flags.client_key, "PEM private key of --client-cert")
       ->check(CLI::ExistingFile);
 }
 
@@ -386,6 +396,12 @@ Runner SetupKeys(CLI::App& sub) {
       sub, "purge", "Remove a deleted key for good and destroy its key material", *common,
       *flags, false);
 
+  CLI::App* rotate_signing_key_cmd = sub.add_subcommand(
+      "rotate-signing-key",
+      "Replace the token signing key, keeping the previous one in /certs; restart every node "
+      "afterwards so that all of them sign with the new key");
+  AddCommonFlags(*rotate_signing_key_cmd, *common);
+
   CLI::App* policy_cmd = sub.add_subcommand("policy", "Read or replace a release policy");
   policy_cmd->require_subcommand(1);
   CLI::App* policy_get_cmd = AddNameCommand(*policy_cmd, "get", "Print the release policy",
@@ -439,6 +455,10 @@ Runner SetupKeys(CLI::App& sub) {
         std::printf("key %s purged\n", flags->name.c_str());
       }
       return status;
+    }
+    if (rotate_signing_key_cmd->parsed()) {
+      return CallServer(*common, "rotate-signing-key", "POST", "/signing-keys/rotate",
+                        nlohmann::json::object());
     }
     if (policy_get_cmd->parsed()) {
       return CallServer(*common, "policy get", "GET", version_path + "/releasepolicy");

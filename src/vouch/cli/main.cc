@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
     {"policy", "Set, show and test attestation policies", vouch::cli::SetupPolicy},
     {"collateral", "Import and show cached Intel SGX/TDX collateral", vouch::cli::SetupCollateral},
     {"dr", "Show or end the read-only disaster-recovery mode of a node", vouch::cli::SetupDr},
+    {"backup", "Create or restore an encrypted backup with M-of-N key shares",
+     vouch::cli::SetupBackup},
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "vouch/base/bytes.h"
 #include "vouch/base/status.h"
 #include "vouch/cli/node_harness.h"
 #include "vouch/store/audit.h"
@@ -107,6 +108,56 @@ TEST_F(MultiNodeTest, NodesShareTokenSigningKeys) {
   ASSERT_NE(store, nullptr);
   ASSERT_OK_AND_ASSIGN(const std::vector<std::string> blobs, store->ListBlobNames());
   EXPECT_EQ(std::count(blobs.begin(), blobs.end(), "token-signing-key"), 1);
+}
+
+// KidOfToken returns the "kid" of a JWT's header, or "".
+std::string KidOfToken(const std::string& token) {
+  absl::StatusOr<Bytes> header = Base64UrlDecode(token.substr(0, token.find('.')));
+  if (!header.ok()) {
+    return "";
+  }
+  const nlohmann::json json = nlohmann::json::parse(ToString(*header), nullptr, false);
+  return json.is_object() ? json.value("kid", "") : "";
+}
+
+// A signing-key rotation on node A reaches node B at B's next start, and a
+// token signed before the rotation still releases on both nodes.
+TEST_F(MultiNodeTest, SigningKeyRotationKeepsOldTokens) {
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse created, a().CreateKey("signed"));
+  ASSERT_EQ(created.status, 200) << created.body;
+  ASSERT_OK_AND_ASSIGN(const std::string old_token, b().Attest(deployment_));
+  const std::string old_kid = KidOfToken(old_token);
+  ASSERT_FALSE(old_kid.empty());
+
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse rotated,
+                       a().Post("/signing-keys/rotate", "{}", /*admin=*/true));
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const nlohmann::json rotation = nlohmann::json::parse(rotated.body, nullptr, false);
+  ASSERT_TRUE(rotation.is_object()) << rotated.body;
+  const std::string new_kid = rotation.value("kid", "");
+  ASSERT_NE(new_kid, old_kid);
+
+  node_a_.reset();
+  node_b_ = absl::StatusOr<std::unique_ptr<VouchNode>>(nullptr);
+  ASSERT_OK_AND_ASSIGN(node_a_, VouchNode::Start(deployment_, "a-restarted", url_file_));
+  node_b_ = VouchNode::Start(deployment_, "b-restarted", url_file_);
+  ASSERT_OK(node_b_.status());
+
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse jwks, b().Get("/certs"));
+  ASSERT_EQ(jwks.status, 200);
+  const nlohmann::json keys = nlohmann::json::parse(jwks.body, nullptr, false)["keys"];
+  ASSERT_EQ(keys.size(), 2u) << jwks.body;
+  EXPECT_EQ(keys[0].value("kid", ""), new_kid);
+  EXPECT_EQ(keys[1].value("kid", ""), old_kid);
+
+  for (VouchNode* node : {&a(), &b()}) {
+    ASSERT_OK_AND_ASSIGN(const agent::HttpResponse released, node->Release("signed", old_token));
+    EXPECT_EQ(released.status, 200) << released.body;
+  }
+  ASSERT_OK_AND_ASSIGN(const std::string new_token, b().Attest(deployment_));
+  EXPECT_EQ(KidOfToken(new_token), new_kid);
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse released, a().Release("signed", new_token));
+  EXPECT_EQ(released.status, 200) << released.body;
 }
 
 // Releases and key creations from all three nodes at once append to one

@@ -40,6 +40,8 @@ struct PolicyFlags {
   std::string kind;
   std::string admin_token_file;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
   std::string policy_file;
   bool json = false;
   // test only
@@ -71,6 +73,8 @@ absl::StatusOr<nlohmann::json> SendPolicyRequest(const PolicyFlags& flags, std::
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes token, ReadAdminToken(flags.admin_token_file));
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
+  options.client_cert_path = flags.client_cert;
+  options.client_key_path = flags.client_key;
   const agent::HttpClient http(options);
   agent::HttpHeaders headers = {{"Authorization", "Bearer " + ToString(token.Expose())}};
   if (!content_type.empty()) {
@@ -219,6 +223,11 @@ void AddServerFlags(CLI::App& app, PolicyFlags& flags) {
       ->check(CLI::ExistingFile);
   app.add_option("--ca-cert", flags.ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-cert", flags.client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-key", flags.client_key, "PEM private key of --client-cert")
       ->check(CLI::ExistingFile);
 }
 

@@ -34,6 +34,8 @@ struct SealFlags {
   std::string platform = "auto";
   std::string data_dir;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
 };
 
 std::string DefaultDataDir() {
@@ -59,6 +61,8 @@ int RunSealCommand(const SealFlags& flags, bool seal) {
   }
   agent::HttpClientOptions http_options;
   http_options.ca_bundle_path = flags.ca_cert;
+  http_options.client_cert_path = flags.client_cert;
+  http_options.client_key_path = flags.client_key;
   const agent::HttpClient http(http_options);
 
   agent::SealFileOptions options;
@@ -101,6 +105,11 @@ void AddCommonFlags(CLI::App& sub, SealFlags& flags) {
                  "(default: $VOUCH_DATA_DIR, else /var/lib/vouch)");
   sub.add_option("--ca-cert", flags.ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--client-cert", flags.client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--client-key", flags.client_key, "PEM private key of --client-cert")
       ->check(CLI::ExistingFile);
 }
 

@@ -39,8 +39,13 @@ struct ServeFlags {
   CLI::Option* allow_simulated_snp = nullptr;
   CLI::Option* allow_debug = nullptr;
   CLI::Option* max_vmpl = nullptr;
+  CLI::Option* accept_tcb = nullptr;
+  CLI::Option* snp_min_tcb = nullptr;
   CLI::Option* recovery_days = nullptr;
   CLI::Option* collateral_dir = nullptr;
+  CLI::Option* collateral_cache_dir = nullptr;
+  CLI::Option* pcs_url = nullptr;
+  CLI::Option* tpm_ek_roots = nullptr;
   std::vector<std::string> trusted_authorities;
   std::vector<std::string> policy_signing_certs;
   CLI::Option* isolated = nullptr;
@@ -60,6 +65,16 @@ struct ServeFlags {
   CLI::Option* postgres_schema = nullptr;
   CLI::Option* postgres_pool_size = nullptr;
   CLI::Option* read_only = nullptr;
+  CLI::Option* client_ca = nullptr;
+  CLI::Option* require_client_cert = nullptr;
+  CLI::Option* roles_file = nullptr;
+  CLI::Option* oidc_issuer = nullptr;
+  CLI::Option* oidc_jwks = nullptr;
+  CLI::Option* oidc_audience = nullptr;
+  CLI::Option* oidc_role_claim = nullptr;
+  CLI::Option* release_requires_role = nullptr;
+  CLI::Option* token_audience = nullptr;
+  CLI::Option* development = nullptr;
 };
 
 // DisableCoreDumps keeps key material out of core files: no core limit, and
@@ -97,8 +112,13 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.allow_simulated_snp, config.allow_simulated_snp, flag_values.allow_simulated_snp);
   apply(flags.allow_debug, config.allow_debug, flag_values.allow_debug);
   apply(flags.max_vmpl, config.max_vmpl, flag_values.max_vmpl);
+  apply(flags.accept_tcb, config.accept_tcb, flag_values.accept_tcb);
+  apply(flags.snp_min_tcb, config.snp_min_tcb, flag_values.snp_min_tcb);
   apply(flags.recovery_days, config.key_recovery_days, flag_values.key_recovery_days);
   apply(flags.collateral_dir, config.collateral_dir, flag_values.collateral_dir);
+  apply(flags.collateral_cache_dir, config.collateral_cache_dir, flag_values.collateral_cache_dir);
+  apply(flags.pcs_url, config.pcs_url, flag_values.pcs_url);
+  apply(flags.tpm_ek_roots, config.tpm_ek_roots, flag_values.tpm_ek_roots);
   apply(flags.issuer, config.issuer, flag_values.issuer);
   apply(flags.threads, config.threads, flag_values.threads);
   apply(flags.max_body_bytes, config.max_body_bytes, flag_values.max_body_bytes);
@@ -115,6 +135,19 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.postgres_schema, config.postgres_schema, flag_values.postgres_schema);
   apply(flags.postgres_pool_size, config.postgres_pool_size, flag_values.postgres_pool_size);
   apply(flags.read_only, config.read_only, flag_values.read_only);
+
+  apply(flags.client_ca, config.tls_client_ca_file, flag_values.tls_client_ca_file);
+  apply(flags.require_client_cert, config.require_client_certificate,
+        flag_values.require_client_certificate);
+  apply(flags.roles_file, config.roles_file, flag_values.roles_file);
+  apply(flags.oidc_issuer, config.oidc_issuer, flag_values.oidc_issuer);
+  apply(flags.oidc_jwks, config.oidc_jwks_file, flag_values.oidc_jwks_file);
+  apply(flags.oidc_audience, config.oidc_audience, flag_values.oidc_audience);
+  apply(flags.oidc_role_claim, config.oidc_role_claim, flag_values.oidc_role_claim);
+  apply(flags.release_requires_role, config.release_requires_role,
+        flag_values.release_requires_role);
+  apply(flags.token_audience, config.token_audience, flag_values.token_audience);
+  apply(flags.development, config.development, flag_values.development);
 
   apply(flags.isolated, config.isolated, flag_values.isolated);
   config.policy_signing_cert_files.insert(config.policy_signing_cert_files.end(),
@@ -172,8 +205,8 @@ int Run(const ServeFlags& flags) {
   absl::StatusOr<std::unique_ptr<server::Server>> running = server::Server::Start(*config);
   if (!running.ok()) {
     logger->error("vouch serve: start failed: {}", running.status());
-    // A setting that cannot work (plain HTTP on a public address, a bad TLS
-    // file) is a usage error, like an invalid flag.
+    // A setting that cannot work (a bad TLS file) is a usage error, like an
+    // invalid flag; an unsafe configuration is FailedPrecondition.
     return running.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
                                                                          : kExitRejected;
   }
@@ -235,6 +268,13 @@ Runner SetupServe(CLI::App& sub) {
   flags->max_vmpl = sub.add_option("--max-vmpl", flag_values.max_vmpl,
                                    "Highest SEV-SNP VMPL accepted (0-3, default 0)")
                         ->check(CLI::Range(0, 3));
+  flags->accept_tcb = sub.add_option("--accept-tcb", flag_values.accept_tcb,
+                                     "Accepted SGX/TDX TCB statuses, comma separated (default "
+                                     "UpToDate; Revoked is never accepted)");
+  flags->snp_min_tcb =
+      sub.add_option("--snp-min-tcb", flag_values.snp_min_tcb,
+                     "Lowest accepted SEV-SNP reported TCB: "
+                     "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]");
   flags->recovery_days =
       sub.add_option("--recovery-days", flag_values.key_recovery_days,
                      "Days a deleted key stays recoverable before it can be purged (7 to 90)")
@@ -251,6 +291,18 @@ Runner SetupServe(CLI::App& sub) {
       sub.add_option("--collateral", flag_values.collateral_dir,
                      "Folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) for reports sent "
                      "without a certificate chain");
+  flags->collateral_cache_dir =
+      sub.add_option("--collateral-cache", flag_values.collateral_cache_dir,
+                     "Cache folder of Intel collateral and PCK certificates (for example one "
+                     "filled by `vouch collateral import`)");
+  flags->pcs_url = sub.add_option("--pcs-url", flag_values.pcs_url,
+                                  "Intel PCS v4 service (Intel's or a caching PCCS) to fetch "
+                                  "collateral missing from the folder and cache; unset means "
+                                  "offline");
+  flags->tpm_ek_roots =
+      sub.add_option("--tpm-ek-roots", flag_values.tpm_ek_roots,
+                     "PEM or DER file, or folder, of TPM manufacturers' EK root CA certificates "
+                     "that POST /tpm/enroll accepts; unset disables TPM enrollment");
 
   flags->issuer = sub.add_option("--issuer", flag_values.issuer,
                                  "Token issuer URL and base of key ids (default: the URL of the "
@@ -305,6 +357,39 @@ Runner SetupServe(CLI::App& sub) {
   flags->read_only = sub.add_flag("--read-only", flag_values.read_only,
                                   "Start as a disaster-recovery standby: verify and release, "
                                   "refuse key changes with 503 until `vouch dr promote`");
+
+  flags->client_ca = sub.add_option("--client-ca", flag_values.tls_client_ca_file,
+                                    "PEM CA certificates for mutual TLS: the server asks for a "
+                                    "client certificate and verifies it against these");
+  flags->require_client_cert =
+      sub.add_flag("--require-client-cert", flag_values.require_client_certificate,
+                   "Reject TLS connections without a client certificate (needs --client-ca)");
+  flags->roles_file = sub.add_option("--roles", flag_values.roles_file,
+                                     "JSON file mapping client certificates (subject or SHA-256) "
+                                     "and OIDC role claim values to roles: administrator, "
+                                     "release-user, auditor");
+  flags->oidc_issuer = sub.add_option("--oidc-issuer", flag_values.oidc_issuer,
+                                      "Issuer URL of the OpenID Connect provider whose bearer "
+                                      "tokens carry roles (never contacted)");
+  flags->oidc_jwks = sub.add_option("--oidc-jwks", flag_values.oidc_jwks_file,
+                                    "File holding the OIDC provider's JWKS");
+  flags->oidc_audience = sub.add_option("--oidc-audience", flag_values.oidc_audience,
+                                        "Required \"aud\" of OIDC bearer tokens");
+  flags->oidc_role_claim = sub.add_option("--oidc-role-claim", flag_values.oidc_role_claim,
+                                          "OIDC token claim whose values map to roles "
+                                          "(default roles)");
+  flags->release_requires_role =
+      sub.add_flag("--release-requires-role", flag_values.release_requires_role,
+                   "Key release also needs the release-user role (client certificate or OIDC "
+                   "token); by default the attestation token alone is the credential");
+  flags->token_audience = sub.add_option("--token-audience", flag_values.token_audience,
+                                         "Required \"aud\" of attestation tokens presented at "
+                                         "key release (default: not checked)");
+  flags->development = sub.add_flag("--development", flag_values.development,
+                                    "Development setup: start despite an unsafe configuration "
+                                    "(no admin credential, simulated evidence or plain HTTP on "
+                                    "a non-loopback address, readable key files), logging a "
+                                    "warning for each");
 
   return [flags] { return Run(*flags); };
 }

@@ -36,6 +36,8 @@ struct UnlockFlags {
   std::string data_dir;
   std::string mapped_name;
   std::string ca_cert;
+  std::string client_cert;
+  std::string client_key;
   std::string volume_uuid;
   bool volume_uuid_set = false;
   std::string retry_for = "0s";
@@ -91,6 +93,8 @@ int RunUnlockCommand(const UnlockFlags& flags) {
 
   agent::HttpClientOptions http_options;
   http_options.ca_bundle_path = flags.ca_cert;
+  http_options.client_cert_path = flags.client_cert;
+  http_options.client_key_path = flags.client_key;
   const agent::HttpClient http(http_options);
 
   agent::UnlockOptions options;
@@ -143,6 +147,11 @@ Runner SetupUnlock(CLI::App& sub) {
   sub.add_option("--name", flags->mapped_name, "Name for /dev/mapper/NAME (default: vouch-KEY)");
   sub.add_option("--ca-cert", flags->ca_cert,
                  "PEM CA bundle that the server's TLS certificate chains to")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--client-cert", flags->client_cert,
+                 "PEM client certificate for mutual TLS; its roles come from the server's --roles")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--client-key", flags->client_key, "PEM private key of --client-cert")
       ->check(CLI::ExistingFile);
   CLI::Option* uuid_opt = sub.add_option(
       "--volume-uuid", flags->volume_uuid,

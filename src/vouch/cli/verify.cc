@@ -138,10 +138,21 @@ absl::StatusOr<VerifiedEvidence> VerifyDcapQuote(ByteSpan evidence, const Eviden
                                "--collateral is not set",
                                collateral_paths.front());
   }
-  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteSelector selector, dcap::SelectorForQuote(evidence));
-  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral collateral, set.Select(selector, input.now));
   dcap::VerifyOptions options;
   options.now = input.now;
+  absl::StatusOr<dcap::QuoteSelector> selector = dcap::SelectorForQuote(evidence);
+  if (selector.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // An encrypted PPID (certification data type 3): the PCK certificate
+    // must be among the collateral files, and its key must verify the QE
+    // report.
+    options.pck_certificates = set.certificates();
+    VOUCH_ASSIGN_OR_RETURN(const dcap::AuthenticQuote authentic,
+                           dcap::VerifyQuoteSignatures(evidence, {}, options));
+    selector = dcap::QuoteSelector{authentic.quote.tee_type(), authentic.pck_extensions.fmspc,
+                                   authentic.pck_chain.pck.Issuer()};
+  }
+  VOUCH_RETURN_IF_ERROR(selector.status());
+  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral collateral, set.Select(*selector, input.now));
   VOUCH_ASSIGN_OR_RETURN(const dcap::VerifiedQuote verified,
                          dcap::VerifyQuote(evidence, collateral, options));
   failure = {"rejected after the signatures, chain and collateral verified", kExitRejected, ""};
@@ -167,7 +178,12 @@ absl::StatusOr<VerifiedEvidence> VerifyDcapQuote(ByteSpan evidence, const Eviden
 // certificates (ASK, ARK, VCEK) and, for TDX, Intel collateral come from the
 // collateral paths; without --collateral a TD quote's TCB is not evaluated.
 bool IsAzureEvidence(ByteSpan data) {
-  if (data.empty() || data.front() != '{') {
+  // JSON allows whitespace before the object (Trustee's v1 file starts with
+  // a newline).
+  const auto first = std::find_if(data.begin(), data.end(), [](uint8_t c) {
+    return c != ' ' && c != '\t' && c != '\n' && c != '\r';
+  });
+  if (first == data.end() || *first != '{') {
     return false;
   }
   const nlohmann::json json = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
@@ -197,6 +213,21 @@ absl::Status LoadAzureCollateral(const azure::AzureEvidence& evidence, const Evi
   return explicit_paths ? certificates.status() : absl::OkStatus();
 }
 
+std::string TdTcbSummary(const azure::VerifiedAzureEvidence& verified) {
+  if (!verified.td_quote) {
+    return "";
+  }
+  if (!verified.td_tcb) {
+    return "; TD quote TCB not evaluated (no --collateral)";
+  }
+  const std::string advisories =
+      verified.td_tcb->advisory_ids.empty()
+          ? "none"
+          : fmt::format("{}", fmt::join(verified.td_tcb->advisory_ids, ", "));
+  return fmt::format("; TD quote TCB status {}, advisories {}",
+                     dcap::TcbStatusName(verified.td_tcb->status), advisories);
+}
+
 absl::StatusOr<VerifiedEvidence> VerifyAzureFile(ByteSpan data, const EvidenceInput& input,
                                                  const std::vector<std::string>& collateral,
                                                  EvidenceFailure& failure) {
@@ -220,6 +251,14 @@ absl::StatusOr<VerifiedEvidence> VerifyAzureFile(ByteSpan data, const EvidenceIn
   failure = {"rejected after the evidence verified", kExitRejected, ""};
   if (verified.snp) {
     VOUCH_RETURN_IF_ERROR(snp::Appraise(*verified.snp, input.appraisal));
+  } else if (verified.td_tcb) {
+    // The same appraisal as for a bare TD quote: TCB status, advisories, DEBUG.
+    dcap::VerifiedQuote quote;
+    quote.quote = verified.td_quote->quote;
+    quote.pck_chain = verified.td_quote->pck_chain;
+    quote.pck_extensions = verified.td_quote->pck_extensions;
+    quote.tcb = *verified.td_tcb;
+    VOUCH_RETURN_IF_ERROR(dcap::Appraise(quote, input.dcap_appraisal));
   } else if (verified.td_quote->quote.td_body->debug() && !input.dcap_appraisal.allow_debug) {
     return PermissionDeniedf("tdx appraisal: the TD is debuggable (TD attribute DEBUG)");
   }
@@ -232,8 +271,7 @@ absl::StatusOr<VerifiedEvidence> VerifyAzureFile(ByteSpan data, const EvidenceIn
       "verified: Azure {} vTPM evidence ({}), TPM quote of {} PCRs with the expected nonce{}",
       verified.snp ? "SEV-SNP" : "TDX", evidence.layout,
       result.claims["x-ms-azurevm-attested-pcrs"].size(),
-      verified.td_quote && !verified.td_tcb ? "; TD quote TCB not evaluated (no --collateral)"
-                                            : "");
+      TdTcbSummary(verified));
   return result;
 }
 

@@ -135,6 +135,93 @@ expect 2 "Revoked" -- --accept-tcb UpToDate,Revoked --collateral "$qvl" --collat
 expect 2 "unknown" -- --accept-tcb Fine --collateral "$qvl" \
   "$vectors/tdx/dcapqvl-v4-b0c06f.dat"
 
+# Azure vTPM evidence in Trustee's az-snp-vtpm (v0, v1, v2) and az-tdx-vtpm
+# (v0, v1) layouts. The TPM quote's qualifying data is "challenge", except in
+# az-snp-vtpm v2, where it is 48 bytes of report data.
+challenge=6368616c6c656e6765
+snp_v2_nonce=982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef
+amd=$(collateral amd amd-certs/milan_chain.pem)
+azure="$vectors/azure"
+
+# flip FILE MEMBER BYTE: writes $work/flipped.json, a copy of FILE with one
+# byte of MEMBER's value changed near offset BYTE. MEMBER is a JSON array of
+# byte values, a hex string (message, signature) or a base64url string
+# (hcl_report, td_quote), where the first byte of BYTE's 3-byte group
+# changes. MEMBER "pcrs" changes the first byte of PCR 0.
+flip() {
+  perl -0777 -pe '
+    BEGIN { ($member, $byte) = splice(@ARGV, 1, 2); }
+    my $changed = 0;
+    if ($member eq "pcrs") {
+      $changed = s/("pcrs"\s*:\s*\[\s*\[\s*)(\d+)/$1 . ($2 ^ 1)/e ||
+                 s/("pcrs"\s*:\s*\[\s*")([0-9a-fA-F])/$1 . ($2 eq "0" ? "1" : "0")/e;
+    } elsif (/"$member"\s*:\s*\[/) {
+      $changed = s/("$member"\s*:\s*\[(?:\s*\d+\s*,){$byte}\s*)(\d+)/$1 . ($2 ^ 1)/e;
+    } elsif ($member eq "message" || $member eq "signature") {
+      my $skip = 2 * $byte;
+      $changed = s/("$member"\s*:\s*"[0-9a-fA-F]{$skip})([0-9a-fA-F])/$1 . ($2 eq "0" ? "1" : "0")/e;
+    } else {
+      my $skip = 4 * int($byte / 3);
+      $changed = s/("$member"\s*:\s*"[A-Za-z0-9_=-]{$skip})([A-Za-z0-9_-])/$1 . ($2 eq "A" ? "B" : "A")/e;
+    }
+    die "flip: $member not found\n" unless $changed;
+  ' "$1" "$2" "$3" > "$work/flipped.json"
+}
+
+# HCL report offsets: the hardware report starts at byte 32 and the runtime
+# claims JSON at byte 1236. Byte 176 is inside the SEV-SNP report's signed
+# part (MEASUREMENT), byte 632 inside the TDREPORT's MRCONFIGID, and byte
+# 1300 inside the runtime claims that REPORT_DATA binds.
+for version in v0 v1 v2; do
+  file="$azure/trustee-az-snp-vtpm-evidence-$version.json"
+  nonce=$challenge
+  if [ "$version" = v2 ]; then nonce=$snp_v2_nonce; fi
+  hcl=hcl_report
+  if [ "$version" = v0 ]; then hcl=report; fi
+  at=(--collateral "$amd" --at 2026-01-01T00:00:00Z)
+  expect 0 "Azure SEV-SNP vTPM evidence \(trustee-az-snp-vtpm-$version\)" -- --nonce "$nonce" \
+    "${at[@]}" "$file"
+  # Without --collateral the ASK comes from the certificates in the
+  # evidence's folder.
+  expect 0 "x-ms-attestation-type: azurevm" -- --nonce "$nonce" --at 2026-01-01T00:00:00Z "$file"
+  expect 1 "qualifying data" -- --nonce "${challenge}00" "${at[@]}" "$file"
+  expect 2 "nonce" -- "${at[@]}" "$file"
+  # After the VCEK's validity (2025-01-28 to 2032-01-28).
+  expect 1 "valid|expired" -- --nonce "$nonce" --collateral "$amd" --at 2033-01-01T00:00:00Z \
+    "$file"
+  flip "$file" message 40
+  expect 1 "not signed by HCLAkPub" -- --nonce "$nonce" "${at[@]}" "$work/flipped.json"
+  flip "$file" pcrs 0
+  expect 1 "pcrDigest" -- --nonce "$nonce" "${at[@]}" "$work/flipped.json"
+  flip "$file" "$hcl" 176
+  expect 1 "SEV-SNP report.*signature" -- --nonce "$nonce" "${at[@]}" "$work/flipped.json"
+  flip "$file" "$hcl" 1300
+  expect 1 "runtime" -- --nonce "$nonce" "${at[@]}" "$work/flipped.json"
+done
+
+# az-tdx-vtpm: the TD quote's TCB is OutOfDate at 2025-10-20 with the
+# 2025-10 collateral, which rejects by default, like a bare TD quote.
+for version in v0 v1; do
+  file="$azure/trustee-az-tdx-vtpm-evidence-$version.json"
+  tdx_collateral=(--collateral "$ic/2025-10_automata" --collateral "$certs" \
+    --at 2025-10-20T00:00:00Z)
+  expect 1 "OutOfDate" -- --nonce "$challenge" "${tdx_collateral[@]}" "$file"
+  expect 0 "trustee-az-tdx-vtpm-$version.*TD quote TCB status OutOfDate, advisories INTEL-SA-00960" \
+    -- --accept-tcb OutOfDate --nonce "$challenge" "${tdx_collateral[@]}" "$file"
+  expect 0 "TD quote TCB not evaluated" -- --nonce "$challenge" "$file"
+  expect 1 "qualifying data" -- --nonce "${challenge}00" "$file"
+  flip "$file" message 40
+  expect 1 "not signed by HCLAkPub" -- --nonce "$challenge" "$work/flipped.json"
+  flip "$file" pcrs 0
+  expect 1 "pcrDigest" -- --nonce "$challenge" "$work/flipped.json"
+  flip "$file" hcl_report 632
+  expect 1 "differs from the HCL TDREPORT" -- --nonce "$challenge" "$work/flipped.json"
+  flip "$file" hcl_report 1300
+  expect 1 "runtime" -- --nonce "$challenge" "$work/flipped.json"
+  flip "$file" td_quote 100
+  expect 1 "TD quote" -- --nonce "$challenge" "$work/flipped.json"
+done
+
 # vouch collateral import (air-gapped) and show, then verify from the cache.
 collateral_cmd() {
   "$vouch" collateral "$@" > "$work/out" 2> "$work/err"

@@ -8,6 +8,7 @@
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/crl.h"
+#include "vouch/crypto/hash.h"
 #include "vouch/dcap/qe_identity.h"
 #include "vouch/dcap/tcb_info.h"
 
@@ -109,6 +110,16 @@ absl::Status StoreCertificates(const std::string& dir,
 
 bool Fresh(absl::Time issue, absl::Time next, absl::Time now) { return issue <= now && now <= next; }
 
+std::string PckCertificatePath(const std::string& dir, const dcap::EncryptedPpid& ppid) {
+  Bytes key = ppid.encrypted_ppid;
+  key.insert(key.end(), ppid.cpu_svn.begin(), ppid.cpu_svn.end());
+  for (const uint16_t value : {ppid.pce_svn, ppid.pce_id}) {
+    key.push_back(static_cast<uint8_t>(value & 0xff));
+    key.push_back(static_cast<uint8_t>(value >> 8));
+  }
+  return fmt::format("{}/pckcert-{}.pem", dir, HexEncode(crypto::Sha256(key)).substr(0, 32));
+}
+
 }  // namespace
 
 absl::StatusOr<dcap::CollateralSet> CollateralCache::Load() const {
@@ -179,6 +190,37 @@ absl::Status CollateralCache::Store(const dcap::QuoteCollateral& collateral) con
     VOUCH_RETURN_IF_ERROR(StoreCertificates(dir_, *chain));
   }
   return absl::OkStatus();
+}
+
+absl::Status CollateralCache::StorePckCertificate(
+    const dcap::EncryptedPpid& ppid, const std::vector<crypto::Certificate>& certificates) const {
+  if (certificates.empty()) {
+    return InvalidArgumentf("collateral cache {}: no pck certificate to store", dir_);
+  }
+  std::string pem;
+  for (const crypto::Certificate& cert : certificates) {
+    pem += cert.Pem();
+  }
+  VOUCH_RETURN_IF_ERROR(EnsureDir(dir_));
+  return WriteFileAtomic(PckCertificatePath(dir_, ppid), AsBytes(pem));
+}
+
+absl::StatusOr<std::vector<crypto::Certificate>> CollateralCache::LookupPckCertificate(
+    const dcap::EncryptedPpid& ppid, absl::Time now) const {
+  const std::string path = PckCertificatePath(dir_, ppid);
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    return NotFoundf("collateral cache {}: no pck certificate for this encrypted ppid", dir_);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const Bytes data, ReadFile(path, dcap::kMaxCollateralFileBytes));
+  absl::StatusOr<std::vector<crypto::Certificate>> certificates = crypto::ParseCertificates(data);
+  if (!certificates.ok()) {
+    return Prefix(fmt::format("collateral cache {}", path), certificates.status());
+  }
+  if (certificates->empty() || !certificates->front().CheckValidAt(now).ok()) {
+    return NotFoundf("collateral cache {}: pck certificate is not valid at this time", path);
+  }
+  return certificates;
 }
 
 absl::Status CollateralCache::StoreSet(const dcap::CollateralSet& set) const {

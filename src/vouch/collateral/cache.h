@@ -6,6 +6,10 @@
 //   crl-root.der                     Intel SGX Root CA CRL
 //   crl-pck-<platform|processor>.der PCK CA CRL
 //   certs-<sha256 prefix>.pem        issuer chain certificates
+//   pckcert-<key>.pem                PCK certificate and its issuer chain, for
+//                                    quotes with an encrypted PPID (key: a
+//                                    SHA-256 prefix of PPID, CPU SVN, PCE SVN
+//                                    and PCE id)
 // Only parsed documents are stored, so an error body from a collateral
 // service never reaches the cache. Lookup returns collateral only while
 // every selected document is before its nextUpdate.
@@ -13,11 +17,14 @@
 #define VOUCH_COLLATERAL_CACHE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vouch/crypto/x509.h"
 #include "vouch/dcap/collateral_set.h"
+#include "vouch/dcap/quote.h"
 #include "vouch/dcap/tcb_evaluation.h"
 
 namespace vouch::collateral {
@@ -46,6 +53,15 @@ class CollateralCache {
   // import`). Documents for the same key replace older ones only when their
   // issue date is not earlier.
   absl::Status StoreSet(const dcap::CollateralSet& set) const;
+
+  // StorePckCertificate writes the PCK certificate (first) and its issuer
+  // chain for `ppid`. LookupPckCertificate reads them back; NotFound when
+  // absent or when the PCK certificate is outside its validity at `now`.
+  // Neither checks signatures: the quote verification does.
+  absl::Status StorePckCertificate(const dcap::EncryptedPpid& ppid,
+                                   const std::vector<crypto::Certificate>& certificates) const;
+  absl::StatusOr<std::vector<crypto::Certificate>> LookupPckCertificate(
+      const dcap::EncryptedPpid& ppid, absl::Time now) const;
 
   // Load reads the whole cache folder into a set; an absent folder is an
   // empty set.

@@ -16,7 +16,9 @@
 #include "vouch/collateral/pcs_client.h"
 #include "vouch/collateral/pcs_test_server.h"
 #include "vouch/collateral/provider.h"
+#include "vouch/base/file.h"
 #include "vouch/dcap/collateral_set.h"
+#include "vouch/dcap/quote_builder.h"
 #include "vouch/dcap/verify.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/testing/vectors.h"
@@ -33,18 +35,6 @@ using ::vouch::testing::StatusIs;
 constexpr char kSet[] = "intel-collateral/2025-06-19_dcap-qvl/";
 constexpr char kQuote[] = "tdx/dcapqvl-v4-b0c06f.dat";
 constexpr char kTime[] = "2025-06-20T12:00:00Z";
-
-std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') {
-      out.push_back(c);
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-  }
-  return out;
-}
 
 std::string Pem(const char* file) { return ToString(ReadVector(file)); }
 
@@ -322,6 +312,139 @@ TEST(UrlDecodeTest, DecodesEscapes) {
   EXPECT_EQ(*UrlDecode("-----BEGIN%20CERTIFICATE-----%0AAB%2Bc"), "-----BEGIN CERTIFICATE-----\nAB+c");
   EXPECT_THAT(UrlDecode("abc%2"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(UrlDecode("abc%zz"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Quotes with an encrypted PPID (certification data type 3), under a test
+// PCK chain: the PCK certificate comes from folders, the cache or PCS.
+class PckCertificateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/vouch-pck-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    ASSERT_OK_AND_ASSIGN(chain_, dcap::testing::MakeTestPckChain());
+    dcap::testing::QuoteSpec spec;
+    spec.pck_data_type = 3;
+    ASSERT_OK_AND_ASSIGN(const dcap::testing::BuiltQuote built,
+                         dcap::testing::BuildQuote(spec, chain_));
+    quote_ = built.quote;
+    absl::StatusOr<dcap::Quote> parsed = dcap::ParseQuote(quote_);
+    ASSERT_OK(parsed.status());
+    const std::optional<dcap::EncryptedPpid>& ppid = parsed->qe.encrypted_ppid;
+    ASSERT_TRUE(ppid.has_value());
+    ppid_hex_ = HexEncode(ppid.value().encrypted_ppid);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      std::filesystem::remove_all(dir_);
+    }
+  }
+
+  ProviderOptions Options(const PcsTestServer* server) const {
+    ProviderOptions options;
+    options.cache_dir = dir_ + "/cache";
+    options.trusted_root_spki_sha256 = {chain_.RootSpkiSha256()};
+    if (server != nullptr) {
+      PcsClientOptions pcs;
+      pcs.base_url = server->Url();
+      pcs.max_attempts = 1;
+      options.pcs = pcs;
+    }
+    return options;
+  }
+
+  // Reply serves `pck` with the test chain's CA and root as issuer chain.
+  PcsTestReply Reply(const std::string& target, const crypto::Certificate& pck) const {
+    if (target.rfind("/sgx/certification/v4/pckcert?", 0) != 0) {
+      return {404, {}, "not found"};
+    }
+    return {200,
+            {{"SGX-PCK-Certificate-Issuer-Chain", UrlEncode(chain_.ca.Pem() + chain_.root.Pem())}},
+            pck.Pem()};
+  }
+
+  std::string dir_;
+  dcap::testing::TestPckChain chain_;
+  Bytes quote_;
+  std::string ppid_hex_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+TEST_F(PckCertificateTest, FetchesFromPcsThenServesFromCache) {
+  PcsTestServer server([this](const std::string& target) { return Reply(target, chain_.pck); });
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(Options(&server)));
+
+  ASSERT_OK_AND_ASSIGN(const ProvidedPckCertificates fetched,
+                       provider->GetPckCertificates(quote_, now_));
+  EXPECT_EQ(fetched.source, "pcs " + server.Url());
+  ASSERT_EQ(fetched.certificates.size(), 3u);
+  EXPECT_EQ(fetched.certificates.front().Der(), chain_.pck.Der());
+  ASSERT_EQ(server.targets().size(), 1u);
+  EXPECT_EQ(server.targets()[0], "/sgx/certification/v4/pckcert?encrypted_ppid=" + ppid_hex_ +
+                                     "&cpusvn=01010101010101010101010101010101"
+                                     "&pcesvn=0d00&pceid=0000");  // PCE SVN 13, little-endian
+
+  ASSERT_OK_AND_ASSIGN(const ProvidedPckCertificates cached,
+                       provider->GetPckCertificates(quote_, now_));
+  EXPECT_EQ(cached.source, "cache " + dir_ + "/cache");
+  EXPECT_EQ(server.targets().size(), 1u);
+
+  // The chain from the provider completes the quote's verification.
+  dcap::VerifyOptions options;
+  options.now = now_;
+  options.trusted_root_spki_sha256 = {chain_.RootSpkiSha256()};
+  options.pck_certificates = cached.certificates;
+  EXPECT_OK(dcap::VerifyQuoteSignatures(quote_, {}, options).status());
+}
+
+TEST_F(PckCertificateTest, PckOfAnotherPlatformIsRejectedAndNotCached) {
+  ASSERT_OK_AND_ASSIGN(const dcap::testing::TestPckChain other, dcap::testing::MakeTestPckChain());
+  PcsTestServer server([this, &other](const std::string& target) {
+    return Reply(target, other.pck);
+  });
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(Options(&server)));
+  EXPECT_THAT(provider->GetPckCertificates(quote_, now_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("pck certificate from pcs")));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cache"));
+}
+
+TEST_F(PckCertificateTest, PckUnderUntrustedRootIsRejected) {
+  PcsTestServer server([this](const std::string& target) { return Reply(target, chain_.pck); });
+  ProviderOptions options = Options(&server);
+  options.trusted_root_spki_sha256.clear();  // Intel's root only
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(options));
+  EXPECT_THAT(provider->GetPckCertificates(quote_, now_),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("not the pinned Intel SGX Root CA")));
+}
+
+TEST_F(PckCertificateTest, FolderComesFirst) {
+  std::filesystem::create_directories(dir_ + "/folder");
+  ASSERT_OK(WriteFileAtomic(dir_ + "/folder/pck.pem", AsBytes(chain_.Pem())));
+  PcsTestServer server([this](const std::string& target) { return Reply(target, chain_.pck); });
+  ProviderOptions options = Options(&server);
+  options.collateral_dirs = {dir_ + "/folder"};
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(options));
+  ASSERT_OK_AND_ASSIGN(const ProvidedPckCertificates found,
+                       provider->GetPckCertificates(quote_, now_));
+  EXPECT_EQ(found.source, "folder");
+  EXPECT_THAT(server.targets(), IsEmpty());
+}
+
+TEST_F(PckCertificateTest, NoSourceIsNotFound) {
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(Options(nullptr)));
+  EXPECT_THAT(provider->GetPckCertificates(quote_, now_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no collateral service")));
+}
+
+TEST_F(PckCertificateTest, QuoteWithChainIsInvalidArgument) {
+  dcap::testing::QuoteSpec spec;
+  ASSERT_OK_AND_ASSIGN(const dcap::testing::BuiltQuote built,
+                       dcap::testing::BuildQuote(spec, chain_));
+  ASSERT_OK_AND_ASSIGN(const auto provider, CollateralProvider::Create(Options(nullptr)));
+  EXPECT_THAT(provider->GetPckCertificates(built.quote, now_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("carries its PCK")));
 }
 
 }  // namespace

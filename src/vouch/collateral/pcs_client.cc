@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <memory>
@@ -24,6 +25,7 @@ constexpr std::string_view kTcbInfoChainHeader = "tcb-info-issuer-chain";
 constexpr std::string_view kSgxTcbInfoChainHeader = "sgx-tcb-info-issuer-chain";
 constexpr std::string_view kQeIdentityChainHeader = "sgx-enclave-identity-issuer-chain";
 constexpr std::string_view kPckCrlChainHeader = "sgx-pck-crl-issuer-chain";
+constexpr std::string_view kPckCertificateChainHeader = "sgx-pck-certificate-issuer-chain";
 
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
@@ -308,6 +310,28 @@ absl::StatusOr<PcsDocument> PcsClient::FetchRootCaCrl() const {
   const std::string url = fmt::format("{}/sgx/certification/v4/rootcacrl", options_.base_url);
   VOUCH_ASSIGN_OR_RETURN(PcsDocument document, Get(url, ""));
   VOUCH_ASSIGN_OR_RETURN(document.body, CrlBody(std::move(document.body), url));
+  return document;
+}
+
+absl::StatusOr<PcsDocument> PcsClient::FetchPckCertificate(const dcap::EncryptedPpid& ppid) const {
+  const std::array<uint8_t, 2> pce_svn = {static_cast<uint8_t>(ppid.pce_svn & 0xff),
+                                          static_cast<uint8_t>(ppid.pce_svn >> 8)};
+  const std::array<uint8_t, 2> pce_id = {static_cast<uint8_t>(ppid.pce_id & 0xff),
+                                         static_cast<uint8_t>(ppid.pce_id >> 8)};
+  const std::string url = fmt::format(
+      "{}/sgx/certification/v4/pckcert?encrypted_ppid={}&cpusvn={}&pcesvn={}&pceid={}",
+      options_.base_url, HexEncode(ppid.encrypted_ppid), HexEncode(ppid.cpu_svn),
+      HexEncode(pce_svn), HexEncode(pce_id));
+  VOUCH_ASSIGN_OR_RETURN(PcsDocument document, Get(url, kPckCertificateChainHeader));
+  absl::StatusOr<std::vector<crypto::Certificate>> certificates =
+      crypto::ParseCertificates(AsBytes(document.body));
+  if (!certificates.ok()) {
+    return Prefix(fmt::format("pcs GET {}: pck certificate", url), certificates.status());
+  }
+  if (certificates->size() != 1) {
+    return InvalidArgumentf("pcs GET {}: response has {} certificates, want one PCK certificate",
+                            url, certificates->size());
+  }
   return document;
 }
 

@@ -8,9 +8,11 @@
 //   GET {base}/tdx/certification/v4/qe/identity          TD_QE identity
 //   GET {base}/sgx/certification/v4/pckcrl?ca=platform|processor&encoding=der
 //   GET {base}/sgx/certification/v4/rootcacrl            Root CA CRL
+//   GET {base}/sgx/certification/v4/pckcert?encrypted_ppid=<hex>&cpusvn=<hex>
+//       &pcesvn=<hex>&pceid=<hex>                         PCK certificate
 // The issuer chains come URL-encoded (PEM) in the response headers
-// TCB-Info-Issuer-Chain, SGX-Enclave-Identity-Issuer-Chain and
-// SGX-PCK-CRL-Issuer-Chain.
+// TCB-Info-Issuer-Chain, SGX-Enclave-Identity-Issuer-Chain,
+// SGX-PCK-CRL-Issuer-Chain and SGX-PCK-Certificate-Issuer-Chain.
 //
 // Only 429, 5xx and time-outs are retried, with exponential backoff that
 // honours Retry-After, for at most max_attempts attempts. Any other status
@@ -28,6 +30,7 @@
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
 #include "vouch/crypto/x509.h"
+#include "vouch/dcap/quote.h"
 #include "vouch/dcap/tcb_evaluation.h"
 
 namespace vouch::collateral {
@@ -74,6 +77,11 @@ class PcsClient {
   absl::StatusOr<PcsDocument> FetchQeIdentity(dcap::TeeType tee_type) const;
   absl::StatusOr<PcsDocument> FetchPckCrl(PckCa ca) const;
   absl::StatusOr<PcsDocument> FetchRootCaCrl() const;
+  // FetchPckCertificate fetches the PCK certificate of a quote that carries
+  // an encrypted PPID (certification data type 3). The body is the PEM
+  // certificate. PCE SVN and PCE id are sent as little-endian hex, as PCS expects.
+  // The certificate is not verified here: see CollateralProvider.
+  absl::StatusOr<PcsDocument> FetchPckCertificate(const dcap::EncryptedPpid& ppid) const;
 
   // FetchQuoteCollateral fetches the four documents for one quote. The PCK
   // CA is taken from `pck_ca_common_name` (Platform unless it names the

@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,6 +23,10 @@ struct PcsTestReply {
   std::string body{};
   absl::Duration delay = absl::ZeroDuration();  // before the reply is sent
 };
+
+// UrlEncode escapes every byte but letters, digits, '-', '_' and '.', as
+// PCS does for the PEM issuer chains in its response headers.
+std::string UrlEncode(std::string_view text);
 
 class PcsTestServer {
  public:

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <utility>
+
+#include "absl/strings/str_join.h"
 
 #include "vouch/base/status.h"
 #include "vouch/dcap/qe_identity.h"
 #include "vouch/dcap/tcb_info.h"
+#include "vouch/dcap/verify.h"
 
 namespace vouch::collateral {
 namespace {
@@ -23,6 +27,17 @@ absl::Status VerifyFetched(const dcap::QuoteCollateral& collateral,
   VOUCH_ASSIGN_OR_RETURN(const dcap::QeIdentity identity,
                          dcap::ParseQeIdentity(collateral.qe_identity_json));
   return dcap::VerifyQeIdentity(identity, certificates, trusted_roots, now);
+}
+
+// VerifiesQuote is OK when the QE report of `quote` verifies under one of
+// `certificates` up to a trusted root.
+absl::Status VerifiesQuote(ByteSpan quote, const std::vector<crypto::Certificate>& certificates,
+                           const std::vector<Bytes>& trusted_roots, absl::Time now) {
+  dcap::VerifyOptions options;
+  options.now = now;
+  options.trusted_root_spki_sha256 = trusted_roots;
+  options.pck_certificates = certificates;
+  return dcap::VerifyQuoteSignatures(quote, dcap::QuoteCollateral{}, options).status();
 }
 
 }  // namespace
@@ -81,6 +96,64 @@ absl::StatusOr<ProvidedCollateral> CollateralProvider::Get(const dcap::QuoteSele
     VOUCH_RETURN_IF_ERROR(cache->Store(fetched));
   }
   return ProvidedCollateral{std::move(fetched), "pcs " + client.options().base_url};
+}
+
+absl::StatusOr<ProvidedPckCertificates> CollateralProvider::GetPckCertificates(
+    ByteSpan quote_bytes, absl::Time now) const {
+  VOUCH_ASSIGN_OR_RETURN(const dcap::Quote quote, dcap::ParseQuote(quote_bytes));
+  if (!quote.qe.encrypted_ppid.has_value()) {
+    return InvalidArgumentf("collateral: the quote carries its PCK certificate chain, not an "
+                            "encrypted PPID");
+  }
+  const dcap::EncryptedPpid& ppid = *quote.qe.encrypted_ppid;
+  const std::vector<Bytes> trusted_roots = options_.trusted_root_spki_sha256.empty()
+                                               ? std::vector<Bytes>{dcap::IntelRootSpkiSha256()}
+                                               : options_.trusted_root_spki_sha256;
+  std::vector<std::string> tried;
+  if (!folders_.certificates().empty()) {
+    const absl::Status verified = VerifiesQuote(quote_bytes, folders_.certificates(),
+                                                trusted_roots, now);
+    if (verified.ok()) {
+      return ProvidedPckCertificates{folders_.certificates(), "folder"};
+    }
+    tried.push_back(fmt::format("folders: {}", verified.message()));
+  }
+  std::optional<CollateralCache> cache;
+  if (options_.cache_dir.has_value()) {
+    cache.emplace(*options_.cache_dir);
+    absl::StatusOr<std::vector<crypto::Certificate>> cached =
+        cache->LookupPckCertificate(ppid, now);
+    if (cached.ok()) {
+      const absl::Status verified = VerifiesQuote(quote_bytes, *cached, trusted_roots, now);
+      if (verified.ok()) {
+        return ProvidedPckCertificates{*std::move(cached), "cache " + *options_.cache_dir};
+      }
+      tried.push_back(fmt::format("cache: {}", verified.message()));
+    } else if (cached.status().code() != absl::StatusCode::kNotFound) {
+      return cached.status();
+    } else {
+      tried.push_back(fmt::format("cache: {}", cached.status().message()));
+    }
+  }
+  if (!options_.pcs.has_value()) {
+    const std::string searched =
+        tried.empty() ? std::string("no folder or cache") : absl::StrJoin(tried, "; ");
+    return NotFoundf("collateral: no PCK certificate for this encrypted PPID ({}), and no "
+                     "collateral service is configured",
+                     searched);
+  }
+  const PcsClient client(*options_.pcs);
+  VOUCH_ASSIGN_OR_RETURN(const PcsDocument document, client.FetchPckCertificate(ppid));
+  VOUCH_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> certificates,
+                         crypto::ParseCertificates(AsBytes(document.body)));
+  certificates.insert(certificates.end(), document.issuer_chain.begin(),
+                      document.issuer_chain.end());
+  VOUCH_RETURN_IF_ERROR(Prefix("pck certificate from pcs",
+                               VerifiesQuote(quote_bytes, certificates, trusted_roots, now)));
+  if (cache.has_value()) {
+    VOUCH_RETURN_IF_ERROR(cache->StorePckCertificate(ppid, certificates));
+  }
+  return ProvidedPckCertificates{std::move(certificates), "pcs " + client.options().base_url};
 }
 
 }  // namespace vouch::collateral

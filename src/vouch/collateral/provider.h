@@ -6,6 +6,10 @@
 //      checked (signatures up to the pinned root, at `now`) before they are
 //      stored in the cache, so neither an error body nor a bad signature is
 //      ever cached.
+// Quotes with an encrypted PPID (certification data type 3) carry no PCK
+// certificate; GetPckCertificates finds it in the same order (folders,
+// cache, PCS) and returns it only once the quote's QE report verifies under
+// it, up to a trusted root.
 #ifndef VOUCH_COLLATERAL_PROVIDER_H_
 #define VOUCH_COLLATERAL_PROVIDER_H_
 
@@ -17,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/crypto/x509.h"
 #include "vouch/collateral/cache.h"
 #include "vouch/collateral/pcs_client.h"
 #include "vouch/dcap/collateral_set.h"
@@ -38,6 +43,12 @@ struct ProvidedCollateral {
   std::string source;  // "request", "folder", "cache <dir>" or "pcs <url>"
 };
 
+// ProvidedPckCertificates is a PCK certificate with its issuer chain.
+struct ProvidedPckCertificates {
+  std::vector<crypto::Certificate> certificates;
+  std::string source;  // "folder", "cache <dir>" or "pcs <url>"
+};
+
 class CollateralProvider {
  public:
   // Create loads the collateral folders (an unreadable folder or a
@@ -49,6 +60,14 @@ class CollateralProvider {
   // identity. NotFound when no source has it.
   absl::StatusOr<ProvidedCollateral> Get(const dcap::QuoteSelector& selector, absl::Time now,
                                          const dcap::QuoteCollateral* request = nullptr) const;
+
+  // GetPckCertificates returns the PCK certificate and chain under which
+  // the QE report of `quote` (certification data type 3) verifies up to a
+  // trusted root at `now` (dcap::VerifyQuoteSignatures). A certificate
+  // from PCS is cached only after that check. InvalidArgument for a quote
+  // that does not parse or carries its chain; NotFound when no source has a
+  // matching certificate; PCS errors keep their codes.
+  absl::StatusOr<ProvidedPckCertificates> GetPckCertificates(ByteSpan quote, absl::Time now) const;
 
   const dcap::CollateralSet& folders() const { return folders_; }
 

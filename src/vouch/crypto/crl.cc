@@ -10,33 +10,12 @@
 
 #include "vouch/base/status.h"
 #include "vouch/crypto/ssl_ptr.h"
+#include "vouch/crypto/x509_fields.h"
 
 namespace vouch::crypto {
 namespace {
 
 constexpr std::string_view kPemBegin = "-----BEGIN X509 CRL-----";
-
-std::string NameToString(const X509_NAME* name) {
-  SslPtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
-    ClearSslErrors();
-    return "";
-  }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  return size > 0 ? std::string(data, static_cast<size_t>(size)) : std::string();
-}
-
-absl::Time Asn1TimeToAbsl(const ASN1_TIME* t) {
-  struct tm parts {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &parts) != 1) {
-    ClearSslErrors();
-    return absl::InfinitePast();
-  }
-  const absl::CivilSecond civil(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                                parts.tm_hour, parts.tm_min, parts.tm_sec);
-  return absl::FromCivil(civil, absl::UTCTimeZone());
-}
 
 std::string FormatUtc(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
@@ -128,29 +107,21 @@ Bytes Crl::Der() const {
   return out;
 }
 
-std::string Crl::Issuer() const { return NameToString(X509_CRL_get_issuer(crl_.get())); }
-
-std::string Crl::IssuerCommonName() const {
-  const X509_NAME* name = X509_CRL_get_issuer(crl_.get());
-  const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  if (index < 0) {
-    return "";
-  }
-  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  unsigned char* utf8 = nullptr;
-  const int size = ASN1_STRING_to_UTF8(&utf8, value);
-  if (size < 0) {
-    ClearSslErrors();
-    return "";
-  }
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<size_t>(size));
-  OPENSSL_free(utf8);
-  return out;
+std::string Crl::Issuer() const {
+  return internal::NameToString(X509_CRL_get_issuer(crl_.get()));
 }
 
-absl::Time Crl::ThisUpdate() const { return Asn1TimeToAbsl(X509_CRL_get0_lastUpdate(crl_.get())); }
+std::string Crl::IssuerCommonName() const {
+  return internal::CommonName(X509_CRL_get_issuer(crl_.get()));
+}
 
-absl::Time Crl::NextUpdate() const { return Asn1TimeToAbsl(X509_CRL_get0_nextUpdate(crl_.get())); }
+absl::Time Crl::ThisUpdate() const {
+  return internal::Asn1TimeToAbsl(X509_CRL_get0_lastUpdate(crl_.get()));
+}
+
+absl::Time Crl::NextUpdate() const {
+  return internal::Asn1TimeToAbsl(X509_CRL_get0_nextUpdate(crl_.get()));
+}
 
 size_t Crl::NumRevoked() const {
   const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());

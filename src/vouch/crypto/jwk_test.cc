@@ -130,6 +130,14 @@ TEST(JwkTest, RejectsBadRsaMembers) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"n\"")));
 }
 
+// 2^2048 - 1 is odd and 2048 bits long, but divisible by 3.
+TEST(JwkTest, RejectsRsaModulusWithSmallFactor) {
+  json jwk = Rfc7638Jwk();
+  jwk["n"] = Base64UrlEncode(Bytes(256, 0xff));
+  EXPECT_THAT(PublicKeyFromJwk(jwk),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("small factor 3")));
+}
+
 TEST(JwkTest, RejectsBadEcMembers) {
   const json good = Rfc7517EcJwk();
   // Flipping the last byte of y moves the point off the curve.

@@ -15,51 +15,13 @@
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
+#include "vouch/crypto/x509_fields.h"
 
 namespace vouch::crypto {
 namespace {
 
 constexpr std::string_view kPemBegin = "-----BEGIN CERTIFICATE-----";
 constexpr std::string_view kPemEnd = "-----END CERTIFICATE-----";
-
-std::string NameToString(const X509_NAME* name) {
-  SslPtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
-    ClearSslErrors();
-    return "";
-  }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  return size > 0 ? std::string(data, static_cast<size_t>(size)) : std::string();
-}
-
-std::string CommonName(const X509_NAME* name) {
-  const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  if (index < 0) {
-    return "";
-  }
-  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  unsigned char* utf8 = nullptr;
-  const int size = ASN1_STRING_to_UTF8(&utf8, value);
-  if (size < 0) {
-    ClearSslErrors();
-    return "";
-  }
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<size_t>(size));
-  OPENSSL_free(utf8);
-  return out;
-}
-
-absl::Time Asn1TimeToAbsl(const ASN1_TIME* t) {
-  struct tm parts {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &parts) != 1) {
-    ClearSslErrors();
-    return absl::InfinitePast();
-  }
-  const absl::CivilSecond civil(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                                parts.tm_hour, parts.tm_min, parts.tm_sec);
-  return absl::FromCivil(civil, absl::UTCTimeZone());
-}
 
 // DerElementSize returns the size of the DER element (header and content)
 // at the start of `data`, or 0 when the header is malformed or longer than
@@ -220,22 +182,28 @@ std::string Certificate::Pem() const {
 }
 
 std::string Certificate::Subject() const {
-  return NameToString(X509_get_subject_name(x509_.get()));
+  return internal::NameToString(X509_get_subject_name(x509_.get()));
 }
 
-std::string Certificate::Issuer() const { return NameToString(X509_get_issuer_name(x509_.get())); }
+std::string Certificate::Issuer() const {
+  return internal::NameToString(X509_get_issuer_name(x509_.get()));
+}
 
 std::string Certificate::SubjectCommonName() const {
-  return CommonName(X509_get_subject_name(x509_.get()));
+  return internal::CommonName(X509_get_subject_name(x509_.get()));
 }
 
 std::string Certificate::IssuerCommonName() const {
-  return CommonName(X509_get_issuer_name(x509_.get()));
+  return internal::CommonName(X509_get_issuer_name(x509_.get()));
 }
 
-absl::Time Certificate::NotBefore() const { return Asn1TimeToAbsl(X509_get0_notBefore(x509_.get())); }
+absl::Time Certificate::NotBefore() const {
+  return internal::Asn1TimeToAbsl(X509_get0_notBefore(x509_.get()));
+}
 
-absl::Time Certificate::NotAfter() const { return Asn1TimeToAbsl(X509_get0_notAfter(x509_.get())); }
+absl::Time Certificate::NotAfter() const {
+  return internal::Asn1TimeToAbsl(X509_get0_notAfter(x509_.get()));
+}
 
 EVP_PKEY* Certificate::PublicKey() const { return X509_get0_pubkey(x509_.get()); }
 

@@ -179,7 +179,13 @@ absl::Status SimulatedTdx::Load(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data) const {
+absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data,
+                                             CertificationDataType pck_data) const {
+  if (pck_data != CertificationDataType::kPckCertChain &&
+      pck_data != CertificationDataType::kEncryptedPpidRsa3072) {
+    return InvalidArgumentf("simulated tdx: certification data type {}, want 5 or 3",
+                            static_cast<int>(pck_data));
+  }
   if (report_data.size() != 64) {
     return InvalidArgumentf("simulated tdx: report data is {} bytes, want 64", report_data.size());
   }
@@ -188,6 +194,7 @@ absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data) const {
   spec.tee_type = kTeeTypeTdxValue;
   // TD report body (TDX 1.0): TEE_TCB_SVN, MRTD, TD ATTRIBUTES and report
   // data; MRSEAM, MRSIGNERSEAM, the other measurements and RTMRs stay zero.
+  spec.pck_data_type = static_cast<uint16_t>(pck_data);
   spec.body = Bytes(kTdx10ReportBodySize, 0);
   std::copy(kTeeTcbSvn.begin(), kTeeTcbSvn.end(), spec.body.begin());
   PutLe(spec.body, 120, kTdAttributeSeptVeDisable, 8);
@@ -273,6 +280,10 @@ absl::StatusOr<QuoteCollateral> SimulatedTdx::Collateral(absl::Time now) const {
   VOUCH_ASSIGN_OR_RETURN(const crypto::Crl pck_crl, crypto::IssueCrl(crl));
   out.pck_crl = pck_crl.Der();
   return out;
+}
+
+std::vector<crypto::Certificate> SimulatedTdx::PckCertificates() const {
+  return chain_->Certificates();
 }
 
 VerifyOptions SimulatedTdx::VerifyOptionsAt(absl::Time now) const {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,8 +45,16 @@ class SimulatedTdx {
 
   // GetQuote returns a signed version-4 TDX quote whose report data is
   // `report_data` (exactly 64 bytes). MRTD is SimulatedMrTd(), RTMRs are
-  // zero, and the TD is not debuggable.
-  absl::StatusOr<Bytes> GetQuote(ByteSpan report_data) const;
+  // zero, and the TD is not debuggable. With `pck_data`
+  // kEncryptedPpidRsa3072 the quote carries an encrypted PPID instead of the
+  // chain, so its verifier needs PckCertificates() from elsewhere.
+  absl::StatusOr<Bytes> GetQuote(
+      ByteSpan report_data,
+      CertificationDataType pck_data = CertificationDataType::kPckCertChain) const;
+
+  // PckCertificates returns the PCK certificate, the PCK CA and the root, as
+  // a PCS would serve them for a quote with an encrypted PPID.
+  std::vector<crypto::Certificate> PckCertificates() const;
 
   // Collateral returns TCB info, QE identity and CRLs for the simulated
   // FMSPC, issued at `now` - 1 hour and valid for kSimulatedCollateralLifetime.

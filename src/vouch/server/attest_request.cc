@@ -6,43 +6,12 @@
 #include "vouch/base/status.h"
 #include "vouch/crypto/jwk.h"
 #include "vouch/policy/strict_json.h"
+#include "vouch/server/request_json.h"
 
 namespace vouch::server {
 namespace {
 
 constexpr std::string_view kContext = "attest request";
-
-// CheckMembers rejects members of `object` that are not in `allowed`.
-absl::Status CheckMembers(const nlohmann::json& object, std::string_view what,
-                          std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    for (const std::string_view name : allowed) {
-      known = known || key == name;
-    }
-    if (!known) {
-      return InvalidArgumentf("{}: unknown member {:?} in {}", kContext, key, what);
-    }
-  }
-  return absl::OkStatus();
-}
-
-// DecodeMember returns the base64url-decoded string member `key` of `object`.
-absl::StatusOr<Bytes> DecodeMember(const nlohmann::json& object, std::string_view what,
-                                   const std::string& key) {
-  if (!object.contains(key)) {
-    return InvalidArgumentf("{}: missing {}.{}", kContext, what, key);
-  }
-  if (!object[key].is_string()) {
-    return InvalidArgumentf("{}: {}.{} must be a base64url string, found {}", kContext, what, key,
-                            policy::JsonTypeName(object[key]));
-  }
-  absl::StatusOr<Bytes> decoded = Base64UrlDecode(object[key].get<std::string>());
-  if (!decoded.ok()) {
-    return InvalidArgumentf("{}: {}.{} is not valid base64url", kContext, what, key);
-  }
-  return decoded;
-}
 
 // ParseReportEnvelope reads {"SnpReport": ..., "VcekCertChain": ...}.
 absl::Status ParseReportEnvelope(const Bytes& decoded, AttestRequest& out) {
@@ -52,12 +21,13 @@ absl::Status ParseReportEnvelope(const Bytes& decoded, AttestRequest& out) {
     return InvalidArgumentf("{}: report must encode a JSON object, found {}", kContext,
                             policy::JsonTypeName(envelope));
   }
-  VOUCH_RETURN_IF_ERROR(CheckMembers(envelope, "report", {"SnpReport", "VcekCertChain"}));
-  VOUCH_ASSIGN_OR_RETURN(out.report, DecodeMember(envelope, "report", "SnpReport"));
+  VOUCH_RETURN_IF_ERROR(CheckMembers(kContext, envelope, "report", {"SnpReport", "VcekCertChain"}));
+  VOUCH_ASSIGN_OR_RETURN(out.report, DecodeMember(kContext, envelope, "report", "SnpReport"));
   if (!envelope.contains("VcekCertChain")) {
     return absl::OkStatus();
   }
-  VOUCH_ASSIGN_OR_RETURN(const Bytes chain, DecodeMember(envelope, "report", "VcekCertChain"));
+  VOUCH_ASSIGN_OR_RETURN(const Bytes chain,
+                         DecodeMember(kContext, envelope, "report", "VcekCertChain"));
   absl::StatusOr<std::vector<crypto::Certificate>> certificates = crypto::ParseCertificates(chain);
   if (!certificates.ok()) {
     return Prefix("attest request: report.VcekCertChain", certificates.status());
@@ -68,7 +38,7 @@ absl::Status ParseReportEnvelope(const Bytes& decoded, AttestRequest& out) {
 }
 
 absl::Status ParseReport(const nlohmann::json& body, AttestRequest& out) {
-  VOUCH_ASSIGN_OR_RETURN(const Bytes decoded, DecodeMember(body, "body", "report"));
+  VOUCH_ASSIGN_OR_RETURN(const Bytes decoded, DecodeMember(kContext, body, "body", "report"));
   // A raw report starts with its version (2, 3 or 5, little-endian), never
   // with '{', so the two forms cannot be confused.
   if (!decoded.empty() && decoded.front() == '{') {
@@ -103,11 +73,11 @@ absl::Status ParseRuntimeData(const nlohmann::json& body, AttestRequest& out) {
     return InvalidArgumentf("{}: runtimeData must be an object, found {}", kContext,
                             policy::JsonTypeName(runtime));
   }
-  VOUCH_RETURN_IF_ERROR(CheckMembers(runtime, "runtimeData", {"data", "dataType"}));
+  VOUCH_RETURN_IF_ERROR(CheckMembers(kContext, runtime, "runtimeData", {"data", "dataType"}));
   if (!runtime.contains("dataType") || runtime["dataType"] != "JSON") {
     return InvalidArgumentf("{}: runtimeData.dataType must be \"JSON\"", kContext);
   }
-  VOUCH_ASSIGN_OR_RETURN(out.runtime_data, DecodeMember(runtime, "runtimeData", "data"));
+  VOUCH_ASSIGN_OR_RETURN(out.runtime_data, DecodeMember(kContext, runtime, "runtimeData", "data"));
   if (out.runtime_data.size() > kMaxRuntimeDataBytes) {
     return InvalidArgumentf("{}: runtime data is {} bytes, the limit is {}", kContext,
                             out.runtime_data.size(), kMaxRuntimeDataBytes);
@@ -151,7 +121,7 @@ absl::StatusOr<AttestRequest> ParseAttestRequest(std::string_view body) {
     return InvalidArgumentf("{}: body must be a JSON object, found {}", kContext,
                             policy::JsonTypeName(json));
   }
-  VOUCH_RETURN_IF_ERROR(CheckMembers(json, "body", {"report", "runtimeData", "nonce"}));
+  VOUCH_RETURN_IF_ERROR(CheckMembers(kContext, json, "body", {"report", "runtimeData", "nonce"}));
 
   AttestRequest request;
   VOUCH_RETURN_IF_ERROR(ParseReport(json, request));

@@ -14,8 +14,8 @@
 namespace vouch::server {
 namespace {
 
-constexpr std::array<const char*, 4> kKinds = {kSevSnpVmKind, kTdxVmKind, kSgxEnclaveKind,
-                                               kAzureGuestKind};
+constexpr std::array<const char*, 5> kKinds = {kSevSnpVmKind, kTdxVmKind, kSgxEnclaveKind,
+                                               kAzureGuestKind, kTpmKind};
 
 // The default policy of every kind: permit all evidence that verified and
 // issue nothing, so tokens carry the incoming claims unchanged.

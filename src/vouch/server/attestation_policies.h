@@ -13,7 +13,7 @@
 //   GET  /policies/{kind}  admin                 -> 200 {kind, policy,
 //                                                   x-ms-policy-hash, default}
 //
-// Kinds: "SevSnpVm", "TdxVm", "SgxEnclave", "AzureGuest". Each kind starts with
+// Kinds: "SevSnpVm", "TdxVm", "SgxEnclave", "AzureGuest", "Tpm". Each kind starts with
 // a default policy that permits all evidence that verified and issues nothing,
 // so the token carries the incoming claims unchanged plus "x-ms-policy-hash".
 //
@@ -50,6 +50,7 @@ inline constexpr char kSevSnpVmKind[] = "SevSnpVm";
 inline constexpr char kTdxVmKind[] = "TdxVm";
 inline constexpr char kSgxEnclaveKind[] = "SgxEnclave";
 inline constexpr char kAzureGuestKind[] = "AzureGuest";
+inline constexpr char kTpmKind[] = "Tpm";
 
 // Store blob of a kind's policy text: "attestation-policy.<kind>".
 inline constexpr char kPolicyBlobPrefix[] = "attestation-policy.";

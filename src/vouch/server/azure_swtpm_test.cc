@@ -245,20 +245,21 @@ TEST_F(AzureSwtpmTest, RejectsPcrNotMatchingEventLog) {
   EXPECT_THAT(response.ErrorMessage(), ::testing::HasSubstr("PCR 4"));
 }
 
-// Disabled: CreateAk derives the key from the TPM's seed and a fixed
-// template, so "another" AK at the same handle is the same key and the quote
-// still verifies. The test must make an AK from another template first.
-TEST_F(AzureSwtpmTest, DISABLED_RejectsQuoteByOtherKey) {
+TEST_F(AzureSwtpmTest, RejectsQuoteByOtherKey) {
   ProvisionVtpm(Bytes(azure::kHclUserDataSize, 0));
-  // Replace the AK after the HCL report was made: the quote's key is no
+  // Replace the AK after the HCL report was made. Another unique field in the
+  // template makes the TPM derive a different key, so the quote's key is no
   // longer the one the hardware report binds.
-  ASSERT_OK(tpm_->CreateAk(azure::kAkPersistentHandle).status());
+  ASSERT_OK_AND_ASSIGN(auto bound, tpm_->ReadPublicKey(azure::kAkPersistentHandle));
+  ASSERT_OK_AND_ASSIGN(auto other,
+                       tpm_->CreateAk(azure::kAkPersistentHandle, AsBytes("another key")));
+  ASSERT_NE(EVP_PKEY_eq(bound.get(), other.get()), 1);
   nlohmann::json body = GuestEvidence(MeasureBoot(), "{}");
   body.erase("runtime_data");
   ASSERT_OK_AND_ASSIGN(const ClientResponse response,
                        Call(server_->port(), "POST", "/attest/AzureGuest", body.dump()));
   EXPECT_EQ(response.status, 401) << response.body;
-  EXPECT_THAT(response.ErrorMessage(), ::testing::HasSubstr("signature"));
+  EXPECT_THAT(response.ErrorMessage(), ::testing::HasSubstr("not signed by HCLAkPub"));
 }
 
 }  // namespace

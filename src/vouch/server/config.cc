@@ -60,7 +60,11 @@ constexpr StringMember kStringMembers[] = {
     {"admin_token_sha256", &Config::admin_token_sha256},
     {"issuer", &Config::issuer},
     {"collateral_dir", &Config::collateral_dir},
+    {"collateral_cache_dir", &Config::collateral_cache_dir},
+    {"pcs_url", &Config::pcs_url},
+    {"tpm_ek_roots", &Config::tpm_ek_roots},
     {"accept_tcb", &Config::accept_tcb},
+    {"snp_min_tcb", &Config::snp_min_tcb},
     {"store", &Config::store},
     {"postgres_url_file", &Config::postgres_url_file},
     {"postgres_schema", &Config::postgres_schema},
@@ -68,6 +72,13 @@ constexpr StringMember kStringMembers[] = {
     {"pkcs11_module", &Config::pkcs11_module},
     {"pkcs11_token_label", &Config::pkcs11_token_label},
     {"pkcs11_pin_file", &Config::pkcs11_pin_file},
+    {"client_ca", &Config::tls_client_ca_file},
+    {"roles_file", &Config::roles_file},
+    {"oidc_issuer", &Config::oidc_issuer},
+    {"oidc_jwks_file", &Config::oidc_jwks_file},
+    {"oidc_audience", &Config::oidc_audience},
+    {"oidc_role_claim", &Config::oidc_role_claim},
+    {"token_audience", &Config::token_audience},
 };
 
 struct BoolMember {
@@ -80,6 +91,9 @@ constexpr BoolMember kBoolMembers[] = {
     {"isolated", &Config::isolated},
     {"read_only", &Config::read_only},
     {"pkcs11_host_oaep", &Config::pkcs11_host_oaep},
+    {"require_client_cert", &Config::require_client_certificate},
+    {"release_requires_role", &Config::release_requires_role},
+    {"development", &Config::development},
 };
 
 // MergeNumber sets the integer and duration members.
@@ -303,6 +317,22 @@ absl::Status ValidateConfig(const Config& config) {
     return InvalidArgumentf("config: isolated mode needs at least one policy-signing certificate "
                             "(--policy-signing-cert FILE)");
   }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return InvalidArgumentf("config: a client CA (--client-ca) needs TLS (--tls-cert, --tls-key)");
+  }
+  if (config.require_client_certificate && config.tls_client_ca_file.empty()) {
+    return InvalidArgumentf("config: --require-client-cert needs a client CA (--client-ca)");
+  }
+  const bool oidc_any = !config.oidc_issuer.empty() || !config.oidc_jwks_file.empty() ||
+                        !config.oidc_audience.empty();
+  if (oidc_any && (config.oidc_issuer.empty() || config.oidc_jwks_file.empty() ||
+                   config.oidc_audience.empty())) {
+    return InvalidArgumentf("config: OpenID Connect needs --oidc-issuer, --oidc-jwks and "
+                            "--oidc-audience together");
+  }
+  if (oidc_any && config.oidc_role_claim.empty()) {
+    return InvalidArgumentf("config: --oidc-role-claim must not be empty");
+  }
   return absl::OkStatus();
 }
 
@@ -337,6 +367,9 @@ absl::StatusOr<HttpServerOptions> ToHttpServerOptions(const Config& config) {
   options.port = address.port;
   options.tls_cert_file = config.tls_cert_file;
   options.tls_key_file = config.tls_key_file;
+  options.client_ca_file = config.tls_client_ca_file;
+  options.require_client_certificate = config.require_client_certificate;
+  options.allow_plain_http_on_any_address = config.development;
   options.num_threads = config.threads;
   options.max_body_bytes = config.max_body_bytes;
   options.io_timeout = config.io_timeout;
@@ -364,14 +397,17 @@ std::string DescribeConfig(const Config& config) {
   return fmt::format(
       "listen={} tls={} data_dir={:?} issuer={:?} token_lifetime={} admin_token={} "
       "allow_simulated_snp={} allow_debug={} max_vmpl={} collateral_dir={:?} threads={} "
-      "max_body_bytes={} isolated={} policy_signing_certs={} store={} read_only={} keystore={}",
+      "max_body_bytes={} isolated={} policy_signing_certs={} store={} read_only={} keystore={} "
+      "client_ca={} roles_file={:?} oidc_issuer={:?} release_requires_role={} development={}",
       config.listen, config.tls_cert_file.empty() ? "off" : "on", config.data_dir,
       config.issuer.empty() ? "(from listen address)" : config.issuer,
       absl::FormatDuration(config.token_lifetime),
       config.admin_token_sha256.empty() ? "unset" : "set", config.allow_simulated_snp,
       config.allow_debug, config.max_vmpl, config.collateral_dir, config.threads,
       config.max_body_bytes, config.isolated, config.policy_signing_cert_files.size(),
-      config.store, config.read_only, DescribeKeyStore(config));
+      config.store, config.read_only, DescribeKeyStore(config),
+      config.tls_client_ca_file.empty() ? "off" : (config.require_client_certificate ? "required" : "optional"),
+      config.roles_file, config.oidc_issuer, config.release_requires_role, config.development);
 }
 
 }  // namespace vouch::server

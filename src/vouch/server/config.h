@@ -15,12 +15,21 @@
 //   collateral_dir, threads, max_body_bytes, io_timeout_seconds, max_connections,
 //   key_recovery_days     days a deleted key stays recoverable: 7 to 90 (default 90)
 //   accept_tcb            accepted SGX/TDX TCB statuses, "UpToDate,SWHardeningNeeded"
+//   snp_min_tcb           lowest accepted SEV-SNP reported TCB,
+//                         "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]"
+//   tpm_ek_roots          PEM/DER file or folder of TPM manufacturers' EK root CAs
 //   isolated              accept only signed attestation policies
 //   store                 "sqlite" (default) or "postgres"
 //   postgres_url_file, postgres_schema, postgres_pool_size, read_only
 //   policy_signing_certs  [PATH]: PEM certificates whose keys sign attestation policies
 //   keystore              "software" (default, <data_dir>/root.key) or "pkcs11"
 //   pkcs11_module, pkcs11_token_label or pkcs11_slot, pkcs11_pin_file, pkcs11_host_oaep
+//   client_ca, require_client_cert   mutual TLS (access.h)
+//   roles_file            JSON roles of client certificates and OIDC claim values
+//   oidc_issuer, oidc_jwks_file, oidc_audience, oidc_role_claim
+//   release_requires_role release also needs the release-user role
+//   token_audience        expected "aud" of attestation tokens at release
+//   development           relax the unsafe-configuration checks, with a warning each
 #ifndef VOUCH_SERVER_CONFIG_H_
 #define VOUCH_SERVER_CONFIG_H_
 
@@ -67,9 +76,22 @@ struct Config {
   // of Intel collateral (TCB info, QE identity, CRLs, certificates) for
   // SGX and TDX quotes.
   std::string collateral_dir;
+  // Intel collateral beyond that folder: a cache folder, and a collateral
+  // service speaking Intel's PCS v4 API (Intel's PCS or a caching PCCS).
+  // Both empty by default, so the server never goes to the network unless
+  // told to. Quotes with an encrypted PPID take their PCK certificate from
+  // the same sources.
+  std::string collateral_cache_dir;
+  std::string pcs_url;
+  // TPM manufacturers' EK root CA certificates (a PEM or DER file, or a
+  // folder of them) for POST /tpm/enroll. Empty disables TPM enrollment.
+  std::string tpm_ek_roots;
   // SGX and TDX appraisal: the accepted TCB statuses, comma separated
   // ("UpToDate,SWHardeningNeeded"). Revoked is never accepted.
   std::string accept_tcb = "UpToDate";
+  // SEV-SNP appraisal: the lowest accepted REPORTED_TCB per component
+  // (snp::ParseMinimumTcb); empty accepts any.
+  std::string snp_min_tcb;
   // Verification time of SGX and TDX quotes and their collateral, for tests
   // only: real quotes and Intel collateral expire, so tests pin the time.
   // Neither the config file nor the command line can set it.
@@ -110,6 +132,26 @@ struct Config {
   // Run RSA-OAEP of releases in the server where the token lacks OAEP with
   // SHA-256/384 (SoftHSM2); the released key is still wrapped in the token.
   bool pkcs11_host_oaep = false;
+
+  // Access control (access.h). Mutual TLS: PEM CA certificates that client
+  // certificates must chain to, and whether every connection needs one.
+  std::string tls_client_ca_file;
+  bool require_client_certificate = false;
+  // JSON file mapping client certificates and OIDC claim values to roles.
+  std::string roles_file;
+  // OpenID Connect bearer tokens: the provider's issuer URL, a file with its
+  // JWKS (never fetched), the required audience and the claim holding roles.
+  std::string oidc_issuer;
+  std::string oidc_jwks_file;
+  std::string oidc_audience;
+  std::string oidc_role_claim = "roles";
+  // Release needs the release-user role besides the attestation token.
+  bool release_requires_role = false;
+  // Expected "aud" of attestation tokens presented at release; empty: not checked.
+  std::string token_audience;
+  // Development setup: unsafe configurations start with a warning each
+  // instead of failing (CheckUnsafeConfig in access.h).
+  bool development = false;
 };
 
 struct ListenAddress {

@@ -11,53 +11,29 @@
 #include "vouch/crypto/hash.h"
 #include "vouch/dcap/ccel.h"
 #include "vouch/dcap/claims.h"
+#include "vouch/dcap/tcb_info.h"
 #include "vouch/dcap/verify.h"
 #include "vouch/policy/strict_json.h"
 #include "vouch/server/attestation_policies.h"
 #include "vouch/server/status_mapping.h"
+#include "vouch/server/request_json.h"
 
 namespace vouch::server {
 namespace {
 
 constexpr std::string_view kContext = "dcap attest request";
 
-absl::Status CheckMembers(const nlohmann::json& object, std::string_view what,
-                          std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return InvalidArgumentf("{}: unknown member {:?} in {}", kContext, key, what);
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Bytes> DecodeMember(const nlohmann::json& object, std::string_view what,
-                                   const std::string& key) {
-  if (!object.contains(key)) {
-    return InvalidArgumentf("{}: missing {}.{}", kContext, what, key);
-  }
-  if (!object[key].is_string()) {
-    return InvalidArgumentf("{}: {}.{} must be a base64url string, found {}", kContext, what, key,
-                            policy::JsonTypeName(object[key]));
-  }
-  absl::StatusOr<Bytes> decoded = Base64UrlDecode(object[key].get<std::string>());
-  if (!decoded.ok()) {
-    return InvalidArgumentf("{}: {}.{} is not valid base64url", kContext, what, key);
-  }
-  return decoded;
-}
-
 absl::Status ParseRuntimeData(const nlohmann::json& body, DcapAttestRequest& out) {
   if (!body.contains("runtimeData") || !body["runtimeData"].is_object()) {
     return InvalidArgumentf("{}: runtimeData must be an object with data and dataType", kContext);
   }
   const nlohmann::json& runtime = body["runtimeData"];
-  VOUCH_RETURN_IF_ERROR(CheckMembers(runtime, "runtimeData", {"data", "dataType"}));
+  VOUCH_RETURN_IF_ERROR(CheckMembers(kContext, runtime, "runtimeData", {"data", "dataType"}));
   const nlohmann::json type = runtime.value("dataType", nlohmann::json());
   if (type != "JSON" && type != "Binary") {
     return InvalidArgumentf("{}: runtimeData.dataType must be \"JSON\" or \"Binary\"", kContext);
   }
-  VOUCH_ASSIGN_OR_RETURN(out.runtime_data, DecodeMember(runtime, "runtimeData", "data"));
+  VOUCH_ASSIGN_OR_RETURN(out.runtime_data, DecodeMember(kContext, runtime, "runtimeData", "data"));
   if (out.runtime_data.size() > kMaxDcapRuntimeDataBytes) {
     return InvalidArgumentf("{}: runtime data is {} bytes, the limit is {}", kContext,
                             out.runtime_data.size(), kMaxDcapRuntimeDataBytes);
@@ -98,7 +74,7 @@ absl::Status ParseEventLog(const nlohmann::json& body, DcapAttestRequest& out) {
   if (!body.contains("eventLog") || body["eventLog"].is_null()) {
     return absl::OkStatus();
   }
-  VOUCH_ASSIGN_OR_RETURN(Bytes log, DecodeMember(body, "body", "eventLog"));
+  VOUCH_ASSIGN_OR_RETURN(Bytes log, DecodeMember(kContext, body, "body", "eventLog"));
   if (log.size() > kMaxDcapEventLogBytes) {
     return InvalidArgumentf("{}: eventLog is {} bytes, the limit is {}", kContext, log.size(),
                             kMaxDcapEventLogBytes);
@@ -128,47 +104,14 @@ absl::StatusOr<dcap::VerifiedQuote> VerifyEvidence(const DcapAttestRequest& requ
                                                    DcapEvidence evidence,
                                                    const DcapAttestationOptions& options,
                                                    absl::Time now) {
-  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteSelector selector,
-                         dcap::SelectorForQuote(request.quote));
+  VOUCH_ASSIGN_OR_RETURN(const dcap::Quote quote, dcap::ParseQuote(request.quote));
   const dcap::TeeType want =
       evidence == DcapEvidence::kTdxVm ? dcap::TeeType::kTdx : dcap::TeeType::kSgx;
-  if (selector.tee_type != want) {
+  if (quote.tee_type() != want) {
     return InvalidArgumentf("dcap attest: the quote is a {} quote, but this route takes {} quotes",
-                            dcap::TeeTypeName(selector.tee_type), dcap::TeeTypeName(want));
+                            dcap::TeeTypeName(quote.tee_type()), dcap::TeeTypeName(want));
   }
-  if (options.simulated.has_value() &&
-      std::equal(selector.fmspc.begin(), selector.fmspc.end(), dcap::kSimulatedFmspc.begin(),
-                 dcap::kSimulatedFmspc.end())) {
-    // Simulated evidence: the simulated root and collateral, and no other.
-    VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral simulated,
-                           options.simulated->Collateral(now));
-    absl::StatusOr<dcap::VerifiedQuote> verified =
-        dcap::VerifyQuote(request.quote, simulated, options.simulated->VerifyOptionsAt(now));
-    if (!verified.ok() && verified.status().code() != absl::StatusCode::kInvalidArgument) {
-      return Unauthenticatedf("simulated dcap evidence did not verify: {}",
-                              verified.status().message());
-    }
-    return verified;
-  }
-  absl::StatusOr<dcap::QuoteCollateral> collateral = options.collateral.Select(selector, now);
-  if (!collateral.ok()) {
-    // Without collateral the quote cannot be verified: HTTP 401, as for an
-    // expired certificate.
-    return Unauthenticatedf("dcap evidence did not verify: no collateral for this quote (FMSPC "
-                            "{}): {}",
-                            HexEncode(selector.fmspc), collateral.status().message());
-  }
-  dcap::VerifyOptions verify_options;
-  verify_options.now = now;
-  absl::StatusOr<dcap::VerifiedQuote> verified =
-      dcap::VerifyQuote(request.quote, *collateral, verify_options);
-  if (verified.ok() || verified.status().code() == absl::StatusCode::kInvalidArgument ||
-      verified.status().code() == absl::StatusCode::kPermissionDenied) {
-    return verified;
-  }
-  // Expired collateral or a certificate outside its validity means the
-  // evidence does not verify now, as a bad signature does: HTTP 401.
-  return Unauthenticatedf("dcap evidence did not verify: {}", verified.status().message());
+  return VerifyDcapQuote(request.quote, options, now);
 }
 
 std::vector<std::string> ClaimTypesFor(DcapEvidence evidence) {
@@ -189,6 +132,104 @@ std::vector<std::string> ClaimTypesFor(DcapEvidence evidence) {
 
 }  // namespace
 
+absl::StatusOr<dcap::QuoteCollateral> SelectCollateral(const DcapAttestationOptions& options,
+                                                       const dcap::QuoteSelector& selector,
+                                                       absl::Time now) {
+  absl::StatusOr<dcap::QuoteCollateral> collateral = options.collateral.Select(selector, now);
+  if (!collateral.ok() && options.provider != nullptr) {
+    absl::StatusOr<collateral::ProvidedCollateral> provided = options.provider->Get(selector, now);
+    if (provided.ok()) {
+      return std::move(provided->collateral);
+    }
+    collateral = Prefix(std::string(collateral.status().message()), provided.status());
+  }
+  if (!collateral.ok()) {
+    // Without collateral the quote cannot be verified: HTTP 401, as for an
+    // expired certificate.
+    return Unauthenticatedf("dcap evidence did not verify: no collateral for this quote (FMSPC "
+                            "{}): {}",
+                            HexEncode(selector.fmspc), collateral.status().message());
+  }
+  return collateral;
+}
+
+absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
+                                                    const DcapAttestationOptions& options,
+                                                    absl::Time now) {
+  dcap::VerifyOptions verify_options;
+  verify_options.now = now;
+  dcap::QuoteSelector selector;
+  absl::StatusOr<dcap::QuoteSelector> from_quote = dcap::SelectorForQuote(quote);
+  if (from_quote.ok()) {
+    selector = *std::move(from_quote);
+  } else if (from_quote.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // Certification data type 3: an encrypted PPID instead of the chain.
+    if (options.provider == nullptr) {
+      return Unauthenticatedf("dcap evidence did not verify: the quote carries an encrypted PPID "
+                              "(certification data type 3) and no PCK certificate source is "
+                              "configured (--collateral-cache or --pcs-url)");
+    }
+    absl::StatusOr<collateral::ProvidedPckCertificates> pck =
+        options.provider->GetPckCertificates(quote, now);
+    if (!pck.ok()) {
+      if (pck.status().code() == absl::StatusCode::kInvalidArgument) {
+        return pck.status();
+      }
+      return Unauthenticatedf("dcap evidence did not verify: no PCK certificate for the "
+                              "quote's encrypted PPID: {}",
+                              pck.status().message());
+    }
+    verify_options.pck_certificates = std::move(pck->certificates);
+    // The provider checked the chain up to a root it trusts; the selector
+    // comes from the PCK certificate that verified the QE report.
+    dcap::VerifyOptions chain_options = verify_options;
+    if (options.simulated.has_value()) {
+      chain_options.trusted_root_spki_sha256.push_back(options.simulated->RootSpkiSha256());
+    }
+    absl::StatusOr<dcap::AuthenticQuote> authentic =
+        dcap::VerifyQuoteSignatures(quote, {}, chain_options);
+    if (!authentic.ok()) {
+      if (authentic.status().code() == absl::StatusCode::kInvalidArgument) {
+        return authentic.status();
+      }
+      return Unauthenticatedf("dcap evidence did not verify: {}", authentic.status().message());
+    }
+    selector = dcap::QuoteSelector{authentic->quote.tee_type(), authentic->pck_extensions.fmspc,
+                                   authentic->pck_chain.pck.Issuer()};
+  } else {
+    return from_quote.status();
+  }
+
+  if (options.simulated.has_value() &&
+      std::equal(selector.fmspc.begin(), selector.fmspc.end(), dcap::kSimulatedFmspc.begin(),
+                 dcap::kSimulatedFmspc.end())) {
+    // Simulated evidence: the simulated root and collateral, and no other.
+    VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral simulated,
+                           options.simulated->Collateral(now));
+    dcap::VerifyOptions simulated_options = options.simulated->VerifyOptionsAt(now);
+    simulated_options.pck_certificates = verify_options.pck_certificates;
+    absl::StatusOr<dcap::VerifiedQuote> verified =
+        dcap::VerifyQuote(quote, simulated, simulated_options);
+    if (!verified.ok() && verified.status().code() != absl::StatusCode::kInvalidArgument) {
+      return Unauthenticatedf("simulated dcap evidence did not verify: {}",
+                              verified.status().message());
+    }
+    return verified;
+  }
+
+  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral collateral,
+                         SelectCollateral(options, selector, now));
+  absl::StatusOr<dcap::VerifiedQuote> verified =
+      dcap::VerifyQuote(quote, collateral, verify_options);
+  if (verified.ok() || verified.status().code() == absl::StatusCode::kInvalidArgument ||
+      verified.status().code() == absl::StatusCode::kPermissionDenied) {
+    return verified;
+  }
+  // Expired collateral or a certificate outside its validity means the
+  // evidence does not verify now, as a bad signature does: HTTP 401.
+  return Unauthenticatedf("dcap evidence did not verify: {}", verified.status().message());
+}
+
 absl::StatusOr<DcapAttestRequest> ParseDcapAttestRequest(std::string_view body) {
   VOUCH_ASSIGN_OR_RETURN(const nlohmann::json json,
                          policy::ParseStrictJson(body, "dcap attest request"));
@@ -197,9 +238,9 @@ absl::StatusOr<DcapAttestRequest> ParseDcapAttestRequest(std::string_view body) 
                             policy::JsonTypeName(json));
   }
   VOUCH_RETURN_IF_ERROR(
-      CheckMembers(json, "body", {"quote", "runtimeData", "nonce", "eventLog"}));
+      CheckMembers(kContext, json, "body", {"quote", "runtimeData", "nonce", "eventLog"}));
   DcapAttestRequest request;
-  VOUCH_ASSIGN_OR_RETURN(request.quote, DecodeMember(json, "body", "quote"));
+  VOUCH_ASSIGN_OR_RETURN(request.quote, DecodeMember(kContext, json, "body", "quote"));
   VOUCH_RETURN_IF_ERROR(ParseRuntimeData(json, request));
   VOUCH_RETURN_IF_ERROR(ParseNonce(json, request));
   VOUCH_RETURN_IF_ERROR(ParseEventLog(json, request));
@@ -286,6 +327,29 @@ absl::StatusOr<std::unique_ptr<DcapAttestation>> DcapAttestation::Create(const C
       return Prefix("simulated tdx", simulated.status());
     }
     options.simulated = *std::move(simulated);
+  }
+  if (!config.collateral_cache_dir.empty() || !config.pcs_url.empty()) {
+    collateral::ProviderOptions provider_options;
+    if (!config.collateral_cache_dir.empty()) {
+      provider_options.cache_dir = config.collateral_cache_dir;
+    }
+    if (!config.pcs_url.empty()) {
+      collateral::PcsClientOptions pcs;
+      pcs.base_url = config.pcs_url;
+      provider_options.pcs = pcs;
+    }
+    // Intel's root, and the simulated root only when simulated evidence is
+    // allowed (its PCK certificates may then be fetched and cached too).
+    provider_options.trusted_root_spki_sha256 = {dcap::IntelRootSpkiSha256()};
+    if (options.simulated.has_value()) {
+      provider_options.trusted_root_spki_sha256.push_back(options.simulated->RootSpkiSha256());
+    }
+    absl::StatusOr<std::unique_ptr<collateral::CollateralProvider>> provider =
+        collateral::CollateralProvider::Create(std::move(provider_options));
+    if (!provider.ok()) {
+      return Prefix("dcap collateral", provider.status());
+    }
+    options.provider = *std::move(provider);
   }
   RegisterKnownClaims(kTdxVmKind, ClaimTypesFor(DcapEvidence::kTdxVm));
   RegisterKnownClaims(kSgxEnclaveKind, ClaimTypesFor(DcapEvidence::kSgxEnclave));

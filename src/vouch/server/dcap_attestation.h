@@ -18,8 +18,12 @@
 // as "verified" or "not covered".
 //
 // Collateral (TCB info, QE identity, CRLs, Intel certificates) comes from the
-// --collateral folder, loaded once at start-up; the quote's FMSPC and TEE type
-// pick the documents for each request.
+// --collateral folder, loaded once at start-up, then from the
+// --collateral-cache folder and the --pcs-url service when they are set
+// (collateral/provider.h); the quote's FMSPC and TEE type pick the documents
+// for each request. A quote with an encrypted PPID (certification data
+// type 3) takes its PCK certificate from the same sources, and is verified
+// as fully as one that carries its chain.
 //
 // When simulated evidence is allowed (config.allow_simulated_snp), quotes of
 // the simulated TDX platform (dcap/simulated.h, kept in
@@ -40,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/collateral/provider.h"
 #include "vouch/dcap/appraisal.h"
 #include "vouch/dcap/collateral_set.h"
 #include "vouch/dcap/simulated.h"
@@ -83,6 +88,9 @@ enum class DcapEvidence { kTdxVm, kSgxEnclave };
 
 struct DcapAttestationOptions {
   dcap::CollateralSet collateral;
+  // The cache folder and PCS service, tried after `collateral`; null when
+  // neither is configured.
+  std::shared_ptr<const collateral::CollateralProvider> provider;
   dcap::AppraisalPolicy appraisal;
   // The verification time of quotes and collateral; unset means the
   // request's time. Set only by tests (Config::dcap_verification_time_for_test).
@@ -90,6 +98,19 @@ struct DcapAttestationOptions {
   // The simulated TDX platform, set only when simulated evidence is allowed.
   std::optional<dcap::SimulatedTdx> simulated;
 };
+
+// SelectCollateral returns the collateral for `selector` from the folder
+// set, then from the provider. Unauthenticated when no source has it.
+absl::StatusOr<dcap::QuoteCollateral> SelectCollateral(const DcapAttestationOptions& options,
+                                                       const dcap::QuoteSelector& selector,
+                                                       absl::Time now);
+
+// VerifyDcapQuote verifies a quote with the collateral of `options`: for a
+// quote with an encrypted PPID it first finds the PCK certificate. Errors as
+// in AttestDcap's step 2.
+absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
+                                                    const DcapAttestationOptions& options,
+                                                    absl::Time now);
 
 // AttestDcap runs the checks in order and returns the token claims:
 //   1. the quote's TEE type matches the route (InvalidArgument);

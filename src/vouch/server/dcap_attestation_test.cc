@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "vouch/base/byte_reader.h"
 #include "vouch/base/file.h"
@@ -17,6 +19,9 @@
 #include "vouch/base/time.h"
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/jws.h"
+#include "vouch/collateral/cache.h"
+#include "vouch/collateral/pcs_test_server.h"
+#include "vouch/dcap/quote_builder.h"
 #include "vouch/dcap/simulated.h"
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
@@ -98,6 +103,8 @@ Config DcapConfig(const std::string& name, const std::string& accept_tcb) {
   config.collateral_dir = CollateralDir(name);
   config.accept_tcb = accept_tcb;
   config.dcap_verification_time_for_test = *ParseRfc3339(kVerificationTime);
+  // The server does not start without an admin credential.
+  config.admin_token_sha256 = HashAdminToken("dcap-test-admin-token");
   return config;
 }
 
@@ -271,6 +278,30 @@ TEST(DcapServerDefaultsTest, OutOfDateIsRejectedByDefault) {
   std::filesystem::remove_all(config.collateral_dir);
 }
 
+// Collateral that `vouch collateral import` put in the cache folder serves
+// a server that has no --collateral folder, without any PCS service.
+TEST(DcapServerCacheTest, CollateralComesFromCacheFolder) {
+  VOUCH_REQUIRE_VECTORS_OR_SKIP();
+  Config config = DcapConfig("cache", "UpToDate,OutOfDate");
+  dcap::CollateralSet set;
+  ASSERT_OK(set.AddDirectory(config.collateral_dir));
+  config.collateral_cache_dir = config.collateral_dir + "-cache";
+  ASSERT_OK(collateral::CollateralCache(config.collateral_cache_dir).StoreSet(set));
+  std::filesystem::remove_all(config.collateral_dir);
+  config.collateral_dir.clear();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config));
+
+  const std::string runtime = AzureRuntimeData();
+  const nlohmann::json body =
+      DcapAttestRequestJson(ReadVector(kAzureTdQuote), AsBytes(runtime), /*json=*/true);
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response,
+                       Call(server->port(), "POST", "/attest/TdxVm", body.dump()));
+  EXPECT_EQ(response.status, 200) << response.body;
+  server.reset();
+  std::filesystem::remove_all(config.data_dir);
+  std::filesystem::remove_all(config.collateral_cache_dir);
+}
+
 TEST(DcapServerDefaultsTest, RejectsRevokedInAcceptList) {
   VOUCH_REQUIRE_VECTORS_OR_SKIP();
   const Config config = DcapConfig("revoked", "UpToDate,Revoked");
@@ -289,6 +320,7 @@ Config SimulatedConfig(const std::string& name, bool allow_simulated) {
                     std::to_string(getpid());
   std::filesystem::remove_all(config.data_dir);
   config.allow_simulated_snp = allow_simulated;
+  config.admin_token_sha256 = HashAdminToken("dcap-test-admin-token");
   return config;
 }
 
@@ -319,6 +351,40 @@ TEST(DcapSimulatedTest, SimulatedQuoteGetsSimulatedToken) {
   std::filesystem::remove_all(config.data_dir);
 }
 
+// Runtime data members named like TDX claims stay inside x-ms-runtime and
+// never replace the claims read from the signed quote.
+TEST(DcapSimulatedTest, RuntimeDataCannotOverrideQuoteClaims) {
+  const Config config = SimulatedConfig("injection", true);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config));
+  ASSERT_OK_AND_ASSIGN(const dcap::SimulatedTdx tdx,
+                       dcap::SimulatedTdx::LoadOrCreate(config.data_dir + "/" + kSimulatedTdxDir));
+  const nlohmann::json runtime_json = {{"keys", nlohmann::json::array()},
+                                       {"tdx_mrtd", std::string(96, 'a')},
+                                       {"tdx_td_attributes_debug", true},
+                                       {"attester_tcb_status", "UpToDate"},
+                                       {"x-ms-attestation-type", "sevsnpvm"},
+                                       {"x-vouch-simulated", false}};
+  const std::string runtime = runtime_json.dump();
+  Bytes report_data = crypto::Sha256(AsBytes(runtime));
+  report_data.resize(64, 0);
+  ASSERT_OK_AND_ASSIGN(const Bytes quote, tdx.GetQuote(report_data));
+
+  const nlohmann::json body = DcapAttestRequestJson(quote, AsBytes(runtime), true);
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response,
+                       Call(server->port(), "POST", "/attest/TdxVm", body.dump()));
+  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_OK_AND_ASSIGN(const crypto::JwsParts parts,
+                       crypto::JwsDecode(response.Json().value("token", "")));
+  const nlohmann::json claims = nlohmann::json::parse(parts.payload);
+  EXPECT_EQ(claims["tdx_mrtd"], HexEncode(dcap::SimulatedTdx::SimulatedMrTd()));
+  EXPECT_EQ(claims["tdx_td_attributes_debug"], false);
+  EXPECT_EQ(claims["x-ms-attestation-type"], "tdxvm");
+  EXPECT_EQ(claims["x-vouch-simulated"], true);
+  EXPECT_EQ(claims["x-ms-runtime"], runtime_json);
+  server.reset();
+  std::filesystem::remove_all(config.data_dir);
+}
+
 TEST(DcapSimulatedTest, SimulatedQuoteRejectedWhenNotAllowed) {
   const Config config = SimulatedConfig("refused", false);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config));
@@ -334,6 +400,89 @@ TEST(DcapSimulatedTest, SimulatedQuoteRejectedWhenNotAllowed) {
   EXPECT_THAT(response.body, HasSubstr("no collateral"));
   server.reset();
   std::filesystem::remove_all(config.data_dir);
+}
+
+// Quotes with an encrypted PPID (certification data type 3) take their PCK
+// certificate from the cache or a PCS service. A loopback stand-in for PCS
+// serves the simulated platform's PCK certificate, or another platform's.
+class DcapEncryptedPpidTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = SimulatedConfig("ppid_" + std::string(::testing::UnitTest::GetInstance()
+                                                         ->current_test_info()
+                                                         ->name()),
+                              true);
+    ASSERT_OK_AND_ASSIGN(tdx_, dcap::SimulatedTdx::LoadOrCreate(config_.data_dir + "/" +
+                                                               kSimulatedTdxDir));
+    Bytes report_data = crypto::Sha256(AsBytes(runtime_));
+    report_data.resize(64, 0);
+    ASSERT_OK_AND_ASSIGN(
+        quote_, tdx_->GetQuote(report_data, dcap::CertificationDataType::kEncryptedPpidRsa3072));
+  }
+  void TearDown() override { std::filesystem::remove_all(config_.data_dir); }
+
+  // Serve answers /pckcert with `pck` and the simulated CA and root.
+  static collateral::PcsTestReply Serve(const std::string& target,
+                                        const std::vector<crypto::Certificate>& chain) {
+    if (target.rfind("/sgx/certification/v4/pckcert?", 0) != 0) {
+      return {404, {}, "not found"};
+    }
+    return {200,
+            {{"SGX-PCK-Certificate-Issuer-Chain",
+              collateral::UrlEncode(chain[1].Pem() + chain[2].Pem())}},
+            chain[0].Pem()};
+  }
+
+  absl::StatusOr<ClientResponse> Attest(const Server& server) const {
+    const nlohmann::json body = DcapAttestRequestJson(quote_, AsBytes(runtime_), true);
+    return Call(server.port(), "POST", "/attest/TdxVm", body.dump());
+  }
+
+  Config config_;
+  std::optional<dcap::SimulatedTdx> tdx_;
+  std::string runtime_ = R"({"keys":[]})";
+  Bytes quote_;
+};
+
+TEST_F(DcapEncryptedPpidTest, PckCertificateComesFromPcsThenCache) {
+  const std::vector<crypto::Certificate> chain = tdx_->PckCertificates();
+  collateral::PcsTestServer pcs(
+      [&chain](const std::string& target) { return Serve(target, chain); });
+  config_.pcs_url = pcs.Url();
+  config_.collateral_cache_dir = config_.data_dir + "/collateral-cache";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config_));
+
+  ASSERT_OK_AND_ASSIGN(const ClientResponse first, Attest(*server));
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_OK_AND_ASSIGN(const crypto::JwsParts parts,
+                       crypto::JwsDecode(first.Json().value("token", "")));
+  const nlohmann::json claims = nlohmann::json::parse(parts.payload);
+  EXPECT_EQ(claims["x-vouch-simulated"], true);
+  EXPECT_EQ(claims["attester_tcb_status"], "UpToDate");
+  EXPECT_EQ(pcs.targets().size(), 1u);
+
+  ASSERT_OK_AND_ASSIGN(const ClientResponse second, Attest(*server));
+  EXPECT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(pcs.targets().size(), 1u) << "the second quote should use the cached certificate";
+}
+
+TEST_F(DcapEncryptedPpidTest, WithoutPckSourceIsRejected) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config_));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, Attest(*server));
+  EXPECT_EQ(response.status, 401) << response.body;
+  EXPECT_THAT(response.body, HasSubstr("no PCK certificate source"));
+}
+
+TEST_F(DcapEncryptedPpidTest, PckOfAnotherPlatformIsRejected) {
+  ASSERT_OK_AND_ASSIGN(const dcap::testing::TestPckChain other, dcap::testing::MakeTestPckChain());
+  const std::vector<crypto::Certificate> chain = other.Certificates();
+  collateral::PcsTestServer pcs(
+      [&chain](const std::string& target) { return Serve(target, chain); });
+  config_.pcs_url = pcs.Url();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config_));
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response, Attest(*server));
+  EXPECT_EQ(response.status, 401) << response.body;
+  EXPECT_THAT(response.body, HasSubstr("no PCK certificate for the quote's encrypted PPID"));
 }
 
 TEST(ParseDcapAttestRequestTest, ReadsBinaryAndJson) {

@@ -243,8 +243,7 @@ absl::StatusOr<ServiceStore> OpenServiceStore(const Config& config) {
   return opened;
 }
 
-absl::Status AddDrRoutes(Router& router, std::shared_ptr<DrMode> dr,
-                         std::string admin_token_sha256) {
+absl::Status AddDrRoutes(Router& router, std::shared_ptr<DrMode> dr) {
   VOUCH_RETURN_IF_ERROR(
       router.Add("GET", "/dr/status", [dr](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
         VOUCH_ASSIGN_OR_RETURN(const nlohmann::json status, dr->Status());
@@ -252,12 +251,7 @@ absl::Status AddDrRoutes(Router& router, std::shared_ptr<DrMode> dr,
       }));
   return router.Add(
       "POST", "/dr/promote",
-      [dr, admin = std::move(admin_token_sha256)](
-          const HttpRequest& request) -> absl::StatusOr<HttpResponse> {
-        const absl::Status auth = CheckAdminBearer(request, admin);
-        if (!auth.ok()) {
-          return WithBearerChallenge(StatusResponse(auth));
-        }
+      [dr](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
         const absl::Status promoted = dr->Promote(kPromoteWait);
         if (!promoted.ok()) {
           ServerLogger()->error("dr promote failed: {}", promoted);

@@ -102,9 +102,9 @@ absl::StatusOr<ServiceStore> OpenServiceStore(const Config& config);
 
 // AddDrRoutes registers
 //   GET  /dr/status    -> DrMode::Status()        no credential, like /healthz
-//   POST /dr/promote   admin; DrMode::Promote(), then the new status
-absl::Status AddDrRoutes(Router& router, std::shared_ptr<DrMode> dr,
-                         std::string admin_token_sha256);
+//   POST /dr/promote   administrator (route access table, access.h);
+//                      DrMode::Promote(), then the new status
+absl::Status AddDrRoutes(Router& router, std::shared_ptr<DrMode> dr);
 
 }  // namespace vouch::server
 

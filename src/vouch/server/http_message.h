@@ -16,6 +16,13 @@
 
 namespace vouch::server {
 
+// ClientCertificate identifies the certificate a client presented in a
+// mutual TLS handshake that verified against the configured client CA.
+struct ClientCertificate {
+  std::string subject;  // RFC 2253 form, "CN=ops,O=Example"
+  std::string sha256;   // Lower-case hex SHA-256 of the DER certificate.
+};
+
 struct HttpRequest {
   std::string method;  // Upper case, as sent: "GET", "POST".
   std::string target;  // Path and query as sent.
@@ -27,6 +34,8 @@ struct HttpRequest {
   std::map<std::string, std::string> params;
   // Unique id of this request, also sent back in the X-Request-Id header.
   std::string request_id;
+  // The verified client certificate of the TLS connection, if any.
+  std::optional<ClientCertificate> client_certificate;
 
   // Header returns the value of `name` (any case), or nullopt when it is absent.
   std::optional<std::string> Header(std::string_view name) const;

@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "vouch/base/bytes.h"
 #include "vouch/base/status.h"
+#include "vouch/crypto/x509.h"
 #include "vouch/server/logging.h"
 #include "vouch/server/status_mapping.h"
 
@@ -103,6 +104,28 @@ absl::Status CheckRequestHeader(const http::request_header<>& header) {
   return absl::OkStatus();
 }
 
+// PeerCertificate reads the client certificate of a finished TLS handshake.
+// OpenSSL has verified it against the client CA when one is returned
+// (SSL_VERIFY_PEER without a verify callback fails the handshake otherwise).
+std::optional<ClientCertificate> PeerCertificate(SSL* ssl) {
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return std::nullopt;
+  }
+  unsigned char* der = nullptr;
+  const int der_size = i2d_X509(peer, &der);
+  if (der_size <= 0) {
+    return std::nullopt;
+  }
+  absl::StatusOr<crypto::Certificate> certificate =
+      crypto::Certificate::FromDer(ByteSpan(der, static_cast<size_t>(der_size)));
+  OPENSSL_free(der);
+  if (!certificate.ok()) {
+    return std::nullopt;
+  }
+  return ClientCertificate{certificate->Subject(), HexEncode(certificate->Sha256())};
+}
+
 // RunHandler converts the Beast request, dispatches it and converts any
 // failure into a JSON error. No exception leaves this function.
 HttpResponse RunHandler(const ServerState& state, const http::request<http::string_body>& in,
@@ -170,6 +193,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec) {
       state_->logger->debug("tls handshake failed: {}", ec.message());
       return;  // Dropping the last reference closes the socket.
+    }
+    if constexpr (kTls) {
+      client_certificate_ = PeerCertificate(stream_.native_handle());
     }
     ReadHeader();
   }
@@ -277,6 +303,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     http::request<http::string_body> in = parser_->release();
     HttpRequest request;
     request.request_id = NewRequestId();
+    request.client_certificate = client_certificate_;
     const HttpResponse response = RunHandler(*state_, in, request);
     const auto duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::steady_clock::now() - start)
@@ -378,6 +405,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::response<http::string_body>> response_;
   std::array<char, 16 * 1024> discard_{};
   size_t lingered_bytes_ = 0;
+  std::optional<ClientCertificate> client_certificate_;
 };
 
 absl::StatusOr<asio::ip::address> ParseHost(const std::string& host) {
@@ -416,6 +444,26 @@ absl::Status ConfigureTls(ssl::context& context, const HttpServerOptions& option
     return InvalidArgumentf("tls: private key {:?} does not match certificate {:?}",
                             options.tls_key_file, options.tls_cert_file);
   }
+  if (options.client_ca_file.empty()) {
+    return absl::OkStatus();
+  }
+  // Mutual TLS: the CA names go into the CertificateRequest, and a presented
+  // certificate that does not chain to them fails the handshake.
+  context.load_verify_file(options.client_ca_file, ec);
+  if (ec) {
+    return InvalidArgumentf("tls: cannot load client CA certificates {:?}: {}",
+                            options.client_ca_file, ec.message());
+  }
+  STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(options.client_ca_file.c_str());
+  if (ca_names == nullptr) {
+    return InvalidArgumentf("tls: no CA certificate in {:?}", options.client_ca_file);
+  }
+  SSL_CTX_set_client_CA_list(native, ca_names);
+  int mode = SSL_VERIFY_PEER;
+  if (options.require_client_certificate) {
+    mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  }
+  SSL_CTX_set_verify(native, mode, nullptr);
   return absl::OkStatus();
 }
 
@@ -435,8 +483,14 @@ class HttpServer::Impl {
       return InvalidArgumentf("tls: both a certificate and a private key file are required");
     }
     tls_ = !options_.tls_cert_file.empty();
+    if (!tls_ && (!options_.client_ca_file.empty() || options_.require_client_certificate)) {
+      return InvalidArgumentf("tls: client certificates need a server certificate and key");
+    }
+    if (options_.require_client_certificate && options_.client_ca_file.empty()) {
+      return InvalidArgumentf("tls: requiring client certificates needs a client CA file");
+    }
     VOUCH_ASSIGN_OR_RETURN(const asio::ip::address address, ParseHost(options_.host));
-    if (!tls_ && !address.is_loopback()) {
+    if (!tls_ && !address.is_loopback() && !options_.allow_plain_http_on_any_address) {
       return InvalidArgumentf(
           "listen address {}: plain HTTP is allowed only on loopback addresses; configure a TLS "
           "certificate and key",

@@ -36,6 +36,14 @@ struct HttpServerOptions {
   // PEM certificate chain and private key; both set enables TLS (1.2 or later).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // PEM CA certificates for mutual TLS: when set, the server asks each client
+  // for a certificate and verifies one that is presented against these CAs.
+  // A connection without a client certificate is accepted unless
+  // `require_client_certificate` is set; its requests carry no certificate.
+  std::string client_ca_file;
+  bool require_client_certificate = false;
+  // Allows plain HTTP on a non-loopback address (development setups only).
+  bool allow_plain_http_on_any_address = false;
   int num_threads = 2;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
@@ -50,7 +58,7 @@ class HttpServer {
   // Create validates the options, loads the TLS certificate and key, and
   // binds the listening socket, so port() is known before Start. It fails
   // for plain HTTP on a non-loopback address, an unreadable certificate or
-  // key, or an address already in use.
+  // key, a client CA without TLS, or an address already in use.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const HttpServerOptions& options);
 
   ~HttpServer();

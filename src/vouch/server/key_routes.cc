@@ -325,6 +325,16 @@ absl::StatusOr<HttpResponse> KeyRoutes::Release(const HttpRequest& request) cons
   if (!result.ok() && result.status().code() == absl::StatusCode::kFailedPrecondition) {
     return result.status();  // a release is never a state conflict: keep 400
   }
+  // A caller with a valid token must not learn which keys exist, so a
+  // missing key or version and every refusal (disabled, not exportable,
+  // policy not satisfied) get the same 403. The reason goes to the audit
+  // record (written by the broker) and to the server log only.
+  if (!result.ok() && (result.status().code() == absl::StatusCode::kNotFound ||
+                       result.status().code() == absl::StatusCode::kPermissionDenied)) {
+    HttpResponse response = ErrorResponse(403, "AccessDenied", kReleaseDeniedMessage);
+    response.log_detail = result.status().ToString();
+    return response;
+  }
   return KeyResponse(std::move(result));
 }
 

@@ -23,7 +23,7 @@
 // Status codes: 200, 204 (purge), 400 (malformed request), 401 (no or wrong
 // credential), 403 (release refused, purge forbidden by purge protection),
 // 404 (missing key, version, deleted key or release policy; error code
-// "KeyNotFound"), 409 (conflict with the key's state: immutable policy,
+// "KeyNotFound"; a release answers 403 for a missing key too), 409 (conflict with the key's state: immutable policy,
 // deleted key's name taken, already deleted, purge protection off), 415.
 #ifndef VOUCH_SERVER_KEY_ROUTES_H_
 #define VOUCH_SERVER_KEY_ROUTES_H_
@@ -56,6 +56,13 @@ enum class KeyRouteRole {
 
 // RouteGuard wraps a handler with the credential check for `role`.
 using RouteGuard = std::function<Handler(KeyRouteRole role, Handler handler)>;
+
+// The message of every refused key release: a missing key or version, a
+// disabled or non-exportable version and an unsatisfied release policy all
+// get 403 AccessDenied with this text. The audit record has the reason.
+inline constexpr char kReleaseDeniedMessage[] =
+    "key release denied: the key does not exist or its release policy does not admit this "
+    "token; the audit log has the reason";
 
 // Maximum number of audit records one GET /audit returns.
 inline constexpr size_t kMaxAuditRecordsPerRequest = 100000;

@@ -135,7 +135,21 @@ absl::StatusOr<HttpResponse> Router::Dispatch(HttpRequest& request) const {
       VOUCH_ASSIGN_OR_RETURN(request.params[best->segments[i].text], PercentDecode(segments[i]));
     }
   }
+  if (access_check_) {
+    if (std::optional<HttpResponse> denied = access_check_(request, best->method, best->pattern)) {
+      return *std::move(denied);
+    }
+  }
   return best->handler(request);
+}
+
+std::vector<RouteKey> Router::Routes() const {
+  std::vector<RouteKey> keys;
+  keys.reserve(routes_.size());
+  for (const Route& route : routes_) {
+    keys.push_back({route.method, route.pattern});
+  }
+  return keys;
 }
 
 }  // namespace vouch::server

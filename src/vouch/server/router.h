@@ -12,6 +12,7 @@
 #define VOUCH_SERVER_ROUTER_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,18 @@ namespace vouch::server {
 // into a JSON error through status_mapping.h.
 using Handler = std::function<absl::StatusOr<HttpResponse>(const HttpRequest&)>;
 
+// An AccessCheck runs before the handler of the matched route, with the
+// route's method and pattern. It returns nullopt to let the request through,
+// or the response to send instead (401 or 403).
+using AccessCheck = std::function<std::optional<HttpResponse>(
+    const HttpRequest& request, std::string_view method, std::string_view pattern)>;
+
+// RouteKey names one registered route.
+struct RouteKey {
+  std::string method;
+  std::string pattern;
+};
+
 class Router {
  public:
   // Add registers `handler` for `method` and `pattern`. Patterns start with
@@ -37,6 +50,13 @@ class Router {
   // with a malformed percent-escape 400. Handler errors are returned as
   // statuses; exceptions are not caught here.
   absl::StatusOr<HttpResponse> Dispatch(HttpRequest& request) const;
+
+  // SetAccessCheck makes Dispatch run `check` before every handler,
+  // including handlers registered later.
+  void SetAccessCheck(AccessCheck check) { access_check_ = std::move(check); }
+
+  // Routes lists the registered routes in registration order.
+  std::vector<RouteKey> Routes() const;
 
  private:
   struct Segment {
@@ -52,6 +72,7 @@ class Router {
   };
 
   std::vector<Route> routes_;
+  AccessCheck access_check_;
 };
 
 // SplitPath splits "/a/b" into {"a", "b"}; "/" gives {}. Empty segments

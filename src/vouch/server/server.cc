@@ -3,11 +3,21 @@
 #include <utility>
 
 #include "vouch/base/status.h"
+#include "vouch/server/access.h"
+#include "vouch/server/logging.h"
 
 namespace vouch::server {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   VOUCH_RETURN_IF_ERROR(ValidateConfig(config));
+  VOUCH_ASSIGN_OR_RETURN(const AccessOptions access_options, LoadAccessOptions(config));
+  VOUCH_ASSIGN_OR_RETURN(const std::unique_ptr<Authorizer> authorizer,
+                         Authorizer::Create(access_options));
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<std::string> warnings,
+                         CheckUnsafeConfig(config, *authorizer));
+  for (const std::string& warning : warnings) {
+    ServerLogger()->warn("{}", warning);
+  }
   VOUCH_ASSIGN_OR_RETURN(const HttpServerOptions options, ToHttpServerOptions(config));
 
   std::unique_ptr<Server> server(new Server());

@@ -15,9 +15,11 @@ namespace vouch::server {
 
 class Server {
  public:
-  // Start validates `config`, binds the listening socket (so a listen port of
-  // 0 is resolved), opens the Service with the issuer from the config or
-  // else the bound URL, and starts serving on the worker threads.
+  // Start validates `config` and rejects an unsafe one (CheckUnsafeConfig in
+  // access.h), unless config.development is set, in which case it logs a
+  // warning per relaxed rule. It then binds the listening socket (so a
+  // listen port of 0 is resolved), opens the Service with the issuer from
+  // the config or else the bound URL, and starts serving on the worker threads.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
 
   ~Server();

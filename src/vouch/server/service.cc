@@ -17,10 +17,13 @@
 #include "vouch/keystore/pkcs11_keystore.h"
 #include "vouch/keystore/software_keystore.h"
 #include "vouch/policy/strict_json.h"
+#include "vouch/server/access.h"
 #include "vouch/server/admin_auth.h"
 #include "vouch/server/attest_request.h"
 #include "vouch/server/key_routes.h"
+#include "vouch/server/signing_keys.h"
 #include "vouch/server/status_mapping.h"
+#include "vouch/server/tpm_attestation.h"
 #include "vouch/server/dr_mode.h"
 
 namespace vouch::server {
@@ -142,6 +145,11 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   issuer_options.lifetime = config.token_lifetime;
   VOUCH_ASSIGN_OR_RETURN(service->issuer_,
                          token::TokenIssuer::Create(std::move(signing_key), issuer_options));
+  // Retired signing keys (signing_keys.h) stay in the JWKS and so in the
+  // validator below, for tokens signed before the last rotation.
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<PreviousSigningKey> previous_signing_keys,
+                         LoadPreviousSigningKeys(*service->store_));
+  VOUCH_RETURN_IF_ERROR(AddPreviousSigningKeys(*service->issuer_, previous_signing_keys));
   std::vector<token::TrustedAuthority> authorities = {
       {service->issuer_->issuer(), service->issuer_->Jwks()}};
   if (config.allow_simulated_snp) {
@@ -158,11 +166,17 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
     VOUCH_ASSIGN_OR_RETURN(
         service->simulated_issuer_,
         token::TokenIssuer::Create(crypto::SslPtr<EVP_PKEY>(shared_key), simulated_options));
+    VOUCH_RETURN_IF_ERROR(
+        AddPreviousSigningKeys(*service->simulated_issuer_, previous_signing_keys));
     authorities.push_back({service->simulated_issuer_->issuer(), service->simulated_issuer_->Jwks()});
   }
   VOUCH_RETURN_IF_ERROR(AddTrustedAuthorities(config, authorities));
-  VOUCH_ASSIGN_OR_RETURN(service->validator_,
-                         token::TokenValidator::Create(std::move(authorities)));
+  token::TokenValidatorOptions validator_options;
+  if (!config.token_audience.empty()) {
+    validator_options.audiences = {config.token_audience};
+  }
+  VOUCH_ASSIGN_OR_RETURN(service->validator_, token::TokenValidator::Create(
+                                                  std::move(authorities), validator_options));
 
   broker::KeyBrokerDeps deps;
   deps.store = service->store_.get();
@@ -194,6 +208,13 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   SnpAttestationOptions& attestation = service->attestation_;
   attestation.appraisal.allow_debug = config.allow_debug;
   attestation.appraisal.max_vmpl = config.max_vmpl;
+  if (!config.snp_min_tcb.empty()) {
+    absl::StatusOr<snp::MinimumTcb> min_tcb = snp::ParseMinimumTcb(config.snp_min_tcb);
+    if (!min_tcb.ok()) {
+      return Prefix("config: snp_min_tcb", min_tcb.status());
+    }
+    attestation.appraisal.min_reported_tcb = *min_tcb;
+  }
   if (!config.collateral_dir.empty()) {
     VOUCH_ASSIGN_OR_RETURN(attestation.collateral,
                            crypto::LoadCertificatesFromDir(config.collateral_dir));
@@ -204,9 +225,16 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
                            snp::SimulatedSnp::LoadOrCreate(dir + kSimulatedSnpDir));
     attestation.roots.push_back(service->simulated_->Root());
   }
+  AzureAttestationOptions azure_options{attestation, &service->dcap_->options()};
+  if (service->simulated_.has_value()) {
+    // A vTPM keeps only the HCL report, so the agent sends no VCEK. Simulated
+    // HCL reports verify with the simulated chain the server already has.
+    const std::vector<crypto::Certificate> chain = service->simulated_->Certificates();
+    azure_options.snp.collateral.insert(azure_options.snp.collateral.end(), chain.begin(),
+                                        chain.end());
+  }
   VOUCH_ASSIGN_OR_RETURN(service->azure_,
-                         AzureAttestation::Create(*service->store_,
-                                                  {attestation, &service->dcap_->options()}));
+                         AzureAttestation::Create(*service->store_, std::move(azure_options)));
   return service;
 }
 
@@ -238,6 +266,18 @@ absl::Status Service::AddRoutes(Router& router) {
     return JsonResponse(200, {{"token", token}});
   };
   VOUCH_RETURN_IF_ERROR(azure_->AddRoutes(router, issue_azure));
+  // Generic TPM 2.0 attestation (tpm_attestation.h): AK enrollment by
+  // credential activation against an EK certificate, then quotes by that AK.
+  TpmAttestationOptions tpm_options;
+  VOUCH_ASSIGN_OR_RETURN(tpm_options.ek_roots, LoadTpmEkRoots(config_.tpm_ek_roots));
+  VOUCH_ASSIGN_OR_RETURN(std::shared_ptr<const TpmAttestation> tpm,
+                         TpmAttestation::Create(*store_, std::move(tpm_options)));
+  const auto issue_tpm = [this](nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
+    VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kTpmKind, verified));
+    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer_->Issue(std::move(claims), absl::Now()));
+    return JsonResponse(200, {{"token", token}});
+  };
+  VOUCH_RETURN_IF_ERROR(TpmAttestation::AddRoutes(router, std::move(tpm), issue_tpm));
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/certs", [this](const HttpRequest&) {
     return absl::StatusOr<HttpResponse>(JsonResponse(200, issuer_->Jwks()));
   }));
@@ -256,44 +296,41 @@ absl::Status Service::AddRoutes(Router& router) {
               JsonResponse(200, simulated_issuer_->OpenIdConfiguration()));
         }));
   }
+  // Signing-key rotation (signing_keys.h): administrator only (access.cc).
+  // Nodes, this one included, sign with the new key after their next start.
+  const auto rotate_signing_key =
+      [this](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    VOUCH_ASSIGN_OR_RETURN(const SigningKeyRotation rotation,
+                           RotateSigningKey(*store_, *keystore_, "admin"));
+    return JsonResponse(200, {{"kid", rotation.kid},
+                              {"previous_kids", rotation.previous_kids},
+                              {"applies", "at each node's next start"}});
+  };
+  VOUCH_RETURN_IF_ERROR(router.Add("POST", "/signing-keys/rotate", rotate_signing_key));
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/healthz", [](const HttpRequest&) {
     return absl::StatusOr<HttpResponse>(JsonResponse(200, {{"status", "ok"}}));
   }));
-  // Key routes (key_routes.h). Every role but release takes the admin token
-  // for now; a role check per route goes in this guard.
+  // Key routes (key_routes.h). The role each route needs is checked before
+  // its handler by the route access table (access.h), so the guard adds nothing.
+  VOUCH_RETURN_IF_ERROR(key_routes_->AddRoutes(
+      router, [](KeyRouteRole, Handler handler) -> Handler { return handler; }));
+  VOUCH_RETURN_IF_ERROR(AddDrRoutes(router, dr_));
   VOUCH_RETURN_IF_ERROR(
-      key_routes_->AddRoutes(router, [this](KeyRouteRole role, Handler handler) -> Handler {
-        if (role == KeyRouteRole::kRelease) {
-          return handler;
-        }
-        return [this, handler = std::move(handler)](const HttpRequest& request) {
-          const absl::Status auth = CheckAdminBearer(request, config_.admin_token_sha256);
-          if (!auth.ok()) {
-            return absl::StatusOr<HttpResponse>(WithBearerChallenge(StatusResponse(auth)));
-          }
-          return handler(request);
-        };
-      }));
-  VOUCH_RETURN_IF_ERROR(AddDrRoutes(router, dr_, config_.admin_token_sha256));
-  VOUCH_RETURN_IF_ERROR(policies_->AddRoutes(router, [this](Handler handler) -> Handler {
-    return [this, handler = std::move(handler)](const HttpRequest& request) {
-      const absl::Status auth = CheckAdminBearer(request, config_.admin_token_sha256);
-      if (!auth.ok()) {
-        return absl::StatusOr<HttpResponse>(WithBearerChallenge(StatusResponse(auth)));
-      }
-      return handler(request);
-    };
-  }));
-  return absl::OkStatus();
+      policies_->AddRoutes(router, [](Handler handler) -> Handler { return handler; }));
+
+  // Access control last: it fails when a route above has no entry in the
+  // route access table, and checks every request before its handler.
+  VOUCH_ASSIGN_OR_RETURN(const AccessOptions access_options, LoadAccessOptions(config_));
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<Authorizer> authorizer,
+                         Authorizer::Create(access_options));
+  return InstallAccessControl(router, std::shared_ptr<const Authorizer>(std::move(authorizer)));
 }
 
 Handler Service::Admin(absl::StatusOr<HttpResponse> (Service::*handler)(const HttpRequest&)
                            const) const {
+  // The administrator role is checked before the handler by the route access
+  // table (access.h); this wrapper only binds the member function.
   return [this, handler](const HttpRequest& request) -> absl::StatusOr<HttpResponse> {
-    const absl::Status auth = CheckAdminBearer(request, config_.admin_token_sha256);
-    if (!auth.ok()) {
-      return WithBearerChallenge(StatusResponse(auth));
-    }
     return (this->*handler)(request);
   };
 }

@@ -194,6 +194,21 @@ class ServiceTest : public ::testing::Test {
     return *response;
   }
 
+  // LastReleaseAuditDetail returns the detail of the newest key.release
+  // audit record whose target names key `name`.
+  static std::string LastReleaseAuditDetail(const std::string& name) {
+    absl::StatusOr<std::vector<store::AuditEvent>> events =
+        server_->service().store().ReadAudit(store::kAllAuditEvents);
+    VOUCH_CHECK(events.ok());
+    std::string detail;
+    for (const store::AuditEvent& event : *events) {
+      if (event.operation == "key.release" && absl::StartsWith(event.target, "keys/" + name + "/")) {
+        detail = event.detail;
+      }
+    }
+    return detail;
+  }
+
   static std::string* data_dir_;
   static Server* server_;
 };
@@ -314,7 +329,7 @@ TEST_F(ServiceTest, ProductionAuthorityDeniesSimulatedToken) {
   const ClientResponse released = Release("production", Attest());
   EXPECT_EQ(released.status, 403);
   EXPECT_EQ(released.ErrorCode(), "AccessDenied");
-  EXPECT_THAT(released.ErrorMessage(), HasSubstr(SimulatedIssuer()));
+  EXPECT_THAT(LastReleaseAuditDetail("production"), HasSubstr(SimulatedIssuer()));
 }
 
 TEST_F(ServiceTest, PolicyWithoutSimulatedClaimDenies) {
@@ -324,7 +339,7 @@ TEST_F(ServiceTest, PolicyWithoutSimulatedClaimDenies) {
   const ClientResponse released = Release("unmarked", Attest());
   EXPECT_EQ(released.status, 403);
   EXPECT_EQ(released.ErrorCode(), "AccessDenied");
-  EXPECT_THAT(released.ErrorMessage(), HasSubstr("x-vouch-simulated"));
+  EXPECT_THAT(LastReleaseAuditDetail("unmarked"), HasSubstr("x-vouch-simulated"));
 }
 
 TEST_F(ServiceTest, SimulatedIssuerPublishesSameKeys) {
@@ -342,11 +357,73 @@ TEST_F(ServiceTest, ReleaseRejectsBadTokenAndUnknownKey) {
   const ClientResponse forged = Release("disk", "e30.e30.AAAA");
   EXPECT_EQ(forged.status, 401);
   const ClientResponse missing = Release("no-such-key", Attest());
-  EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(missing.ErrorCode(), "KeyNotFound");
+  EXPECT_EQ(missing.status, 403);
+  EXPECT_EQ(missing.ErrorCode(), "AccessDenied");
   ASSERT_OK_AND_ASSIGN(const ClientResponse malformed,
                        Call(port(), "POST", "/keys/disk/release", "{\"target\": 1}"));
   EXPECT_EQ(malformed.status, 400);
+}
+
+// A caller with a valid token gets byte for byte the same response for a key
+// that does not exist and for a key whose release policy rejects it, so it
+// cannot probe key names. The reasons differ only in the audit log.
+TEST_F(ServiceTest, MissingAndDeniedKeyGetSameResponse) {
+  const ClientResponse created =
+      CreateKey("probe-denied", CreateKeyBody(Policy(server_->issuer(), true), nullptr));
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string token = Attest();
+
+  const ClientResponse missing = Release("probe-missing", token);
+  const ClientResponse denied = Release("probe-denied", token);
+  EXPECT_EQ(missing.status, 403);
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(missing.ErrorCode(), "AccessDenied");
+  EXPECT_EQ(missing.body, denied.body);
+  EXPECT_EQ(missing.headers.at("content-type"), denied.headers.at("content-type"));
+  EXPECT_EQ(missing.headers.at("content-length"), denied.headers.at("content-length"));
+  EXPECT_THAT(LastReleaseAuditDetail("probe-missing"), HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(LastReleaseAuditDetail("probe-denied"), HasSubstr("PERMISSION_DENIED"));
+
+  // Both paths check the token first: a forged token gets the same 401 for
+  // either name.
+  const ClientResponse forged_missing = Release("probe-missing", "e30.e30.AAAA");
+  const ClientResponse forged_denied = Release("probe-denied", "e30.e30.AAAA");
+  EXPECT_EQ(forged_missing.status, 401);
+  EXPECT_EQ(forged_missing.body, forged_denied.body);
+}
+
+// Runtime data is the guest's own JSON. Members named like hardware claims
+// must stay inside x-ms-runtime and never replace the claims read from the
+// signed report.
+TEST_F(ServiceTest, RuntimeDataCannotOverrideHardwareClaims) {
+  nlohmann::json runtime = nlohmann::json::parse(TestGuest().runtime_data);
+  const nlohmann::json injected = {
+      {"x-ms-sevsnpvm-is-debuggable", true},
+      {"x-ms-sevsnpvm-launchmeasurement", std::string(96, 'a')},
+      {"x-ms-sevsnpvm-vmpl", 3},
+      {"x-ms-attestation-type", "tdxvm"},
+      {"x-vouch-simulated", false},
+      {"iss", "https://attacker.example"},
+  };
+  runtime.update(injected);
+  const std::string runtime_text = runtime.dump();
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response,
+                       Call(port(), "POST", "/attest/SevSnpVm",
+                            AttestBody(runtime_text, ReportDataFor(runtime_text))));
+  ASSERT_EQ(response.status, 200) << response.body;
+  ASSERT_OK_AND_ASSIGN(const crypto::JwsParts parts,
+                       crypto::JwsDecode(response.Json()["token"].get<std::string>()));
+  const nlohmann::json claims = nlohmann::json::parse(parts.payload);
+
+  ASSERT_OK_AND_ASSIGN(const crypto::JwsParts plain_parts, crypto::JwsDecode(Attest()));
+  const nlohmann::json plain = nlohmann::json::parse(plain_parts.payload);
+  EXPECT_EQ(claims["x-ms-sevsnpvm-is-debuggable"], false);
+  EXPECT_EQ(claims["x-ms-sevsnpvm-launchmeasurement"], plain["x-ms-sevsnpvm-launchmeasurement"]);
+  EXPECT_EQ(claims["x-ms-sevsnpvm-vmpl"], 0);
+  EXPECT_EQ(claims["x-ms-attestation-type"], "sevsnpvm");
+  EXPECT_EQ(claims["x-vouch-simulated"], true);
+  EXPECT_EQ(claims["iss"], SimulatedIssuer());
+  EXPECT_EQ(claims["x-ms-runtime"], runtime);
 }
 
 TEST_F(ServiceTest, RawReportUsesCollateral) {
@@ -454,6 +531,26 @@ TEST_F(ServiceTest, RejectsSimulatedEvidenceWhenNotAllowed) {
   }
 }
 
+// A server configured with a minimum SEV-SNP TCB above the simulated
+// report's answers 403 and names the component.
+TEST_F(ServiceTest, ReportedTcbBelowMinimumGets403) {
+  Config config = BaseConfig(*data_dir_);
+  config.allow_simulated_snp = true;
+  config.snp_min_tcb = "bootloader=255,tee=255,snp=255,microcode=255";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> strict, Server::Start(config));
+  const std::string& runtime = TestGuest().runtime_data;
+  ASSERT_OK_AND_ASSIGN(const ClientResponse response,
+                       Call(strict->port(), "POST", "/attest/SevSnpVm",
+                            AttestBody(runtime, ReportDataFor(runtime))));
+  EXPECT_EQ(response.status, 403) << response.body;
+  EXPECT_THAT(response.ErrorMessage(), HasSubstr("bootloader"));
+
+  config.snp_min_tcb = "bootloader=1,tee=x";
+  EXPECT_THAT(Server::Start(config),
+              vouch::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("snp_min_tcb")));
+}
+
 TEST_F(ServiceTest, SigningKeySurvivesRestart) {
   ASSERT_OK_AND_ASSIGN(const ClientResponse before, Call(port(), "GET", "/certs"));
   absl::StatusOr<std::unique_ptr<Server>> second = Server::Start(BaseConfig(*data_dir_));
@@ -518,9 +615,10 @@ TEST(ServerStartTest, RejectsInvalidConfig) {
   Config config;
   EXPECT_THAT(Server::Start(config), vouch::testing::StatusIs(absl::StatusCode::kInvalidArgument));
   config.data_dir = NewDataDir("invalid");
-  config.listen = "0.0.0.0:0";
-  EXPECT_THAT(Server::Start(config),
-              vouch::testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("loopback")));
+  config.admin_token_sha256 = HashAdminToken(kAdminToken);
+  config.listen = "0.0.0.0:0";  // rejected before any socket is bound
+  EXPECT_THAT(Server::Start(config), vouch::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                              HasSubstr("plain HTTP")));
 }
 
 }  // namespace

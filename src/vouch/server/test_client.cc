@@ -50,7 +50,9 @@ class TestConnection::Impl {
  public:
   explicit Impl(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 
-  absl::Status Connect(uint16_t port, const std::string& ca_file) {
+  absl::Status Connect(uint16_t port, const std::string& ca_file,
+                       const std::string& client_cert_file = "",
+                       const std::string& client_key_file = "") {
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
     beast::error_code ec;
     if (ca_file.empty()) {
@@ -65,6 +67,15 @@ class TestConnection::Impl {
     tls_context_->load_verify_file(ca_file, ec);
     if (ec) {
       return InvalidArgumentf("load CA {}: {}", ca_file, ec.message());
+    }
+    if (!client_cert_file.empty()) {
+      tls_context_->use_certificate_chain_file(client_cert_file, ec);
+      if (!ec) {
+        tls_context_->use_private_key_file(client_key_file, ssl::context::pem, ec);
+      }
+      if (ec) {
+        return InvalidArgumentf("load client certificate {}: {}", client_cert_file, ec.message());
+      }
     }
     tls_.emplace(io_context_, *tls_context_);
     beast::get_lowest_layer(*tls_).expires_after(timeout_);
@@ -170,6 +181,14 @@ absl::StatusOr<std::unique_ptr<TestConnection>> TestConnection::ConnectTls(
     uint16_t port, const std::string& ca_file, std::chrono::milliseconds timeout) {
   auto impl = std::make_unique<Impl>(timeout);
   VOUCH_RETURN_IF_ERROR(impl->Connect(port, ca_file));
+  return std::unique_ptr<TestConnection>(new TestConnection(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<TestConnection>> TestConnection::ConnectMutualTls(
+    uint16_t port, const std::string& ca_file, const std::string& client_cert_file,
+    const std::string& client_key_file, std::chrono::milliseconds timeout) {
+  auto impl = std::make_unique<Impl>(timeout);
+  VOUCH_RETURN_IF_ERROR(impl->Connect(port, ca_file, client_cert_file, client_key_file));
   return std::unique_ptr<TestConnection>(new TestConnection(std::move(impl)));
 }
 

@@ -42,6 +42,12 @@ class TestConnection {
   static absl::StatusOr<std::unique_ptr<TestConnection>> ConnectTls(
       uint16_t port, const std::string& ca_file,
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // ConnectMutualTls is ConnectTls that also presents the PEM client
+  // certificate chain and private key in the given files.
+  static absl::StatusOr<std::unique_ptr<TestConnection>> ConnectMutualTls(
+      uint16_t port, const std::string& ca_file, const std::string& client_cert_file,
+      const std::string& client_key_file,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~TestConnection();
 
   // Request sends one request and reads the response.

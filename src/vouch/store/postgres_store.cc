@@ -744,6 +744,27 @@ absl::StatusOr<std::vector<KeyRecord>> PostgresStore::PurgeKey(std::string_view 
   });
 }
 
+absl::StatusOr<std::vector<KeyRecord>> PostgresStore::ListDeletedKeyVersions(
+    std::string_view name) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  const std::string operation = fmt::format("list versions of deleted key {}", name);
+  return Run([&](PgConnection& conn) -> absl::StatusOr<std::vector<KeyRecord>> {
+    PgParams params;
+    params.Text(name);
+    // One statement, so the deletion check and the list see one snapshot.
+    VOUCH_ASSIGN_OR_RETURN(
+        const PgResult result,
+        conn.Exec(fmt::format("SELECT {}, EXISTS (SELECT 1 FROM deleted_keys d WHERE d.name = $1) "
+                              "FROM key_versions WHERE name = $1 ORDER BY created_us, id",
+                              kKeyColumns),
+                  params, operation));
+    if (result.rows() == 0 || !result.Bool(0, 15)) {
+      return NotFoundf("deleted key {} not found", name);
+    }
+    return ReadKeyRows(result);
+  });
+}
+
 absl::StatusOr<DeletedKey> PostgresStore::GetDeletedKey(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
   const std::string operation = fmt::format("get deleted key {}", name);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -33,6 +34,7 @@ const absl::Time kT0 = absl::FromUnixSeconds(1'780'000'000);
 
 PostgresCluster* shared_cluster = nullptr;
 pid_t shared_cluster_owner = 0;
+constexpr char kInheritedConninfoVariable[] = "VOUCH_TEST_POSTGRES_CONNINFO";
 
 // StopSharedCluster runs at exit. Only the process that started the cluster
 // stops it, not a forked test child.
@@ -57,8 +59,22 @@ PostgresCluster& SharedCluster() {
     shared_cluster = started->release();
     shared_cluster_owner = getpid();
     std::atexit(StopSharedCluster);
+    // Child processes that run this binary again (the crash test) connect
+    // to this cluster instead of starting their own.
+    setenv(kInheritedConninfoVariable, shared_cluster->ConnectionString().c_str(), 1);
   }
   return *shared_cluster;
+}
+
+// Conninfo returns the shared cluster's connection string, or the one a
+// parent test process passed down.
+std::string Conninfo() {
+  if (shared_cluster == nullptr) {
+    if (const char* inherited = std::getenv(kInheritedConninfoVariable); inherited != nullptr) {
+      return inherited;
+    }
+  }
+  return SharedCluster().ConnectionString();
 }
 
 // SchemaFor maps a conformance test's temporary folder to a schema name, so
@@ -73,7 +89,7 @@ std::string SchemaFor(const std::string& location) {
 
 PostgresStoreOptions OptionsFor(const std::string& schema) {
   PostgresStoreOptions options;
-  options.conninfo = SharedCluster().ConnectionString();
+  options.conninfo = Conninfo();
   options.schema = schema;
   options.pool_size = 4;
   return options;

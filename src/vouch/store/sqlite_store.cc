@@ -754,6 +754,29 @@ absl::StatusOr<std::vector<KeyRecord>> SqliteStore::PurgeKey(std::string_view na
   return records;
 }
 
+absl::StatusOr<std::vector<KeyRecord>> SqliteStore::ListDeletedKeyVersions(
+    std::string_view name) {
+  VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
+  absl::MutexLock lock(&mu_);
+  sqlite3* db = db_.get();
+  const std::string operation = fmt::format("list versions of deleted key {}", name);
+  // One read transaction, so the deletion check and the list see one state.
+  VOUCH_RETURN_IF_ERROR(Exec(db, "BEGIN", operation));
+  absl::Cleanup end_read = [db] { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); };
+  VOUCH_ASSIGN_OR_RETURN(const bool deleted, IsDeleted(db, name, operation));
+  if (!deleted) {
+    return NotFoundf("deleted key {} not found", name);
+  }
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(
+          db, fmt::format("SELECT {} FROM key_versions WHERE name = ? ORDER BY created_us, id",
+                          kKeyColumns),
+          operation));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  return ReadKeyRows(query);
+}
+
 absl::StatusOr<DeletedKey> SqliteStore::GetDeletedKey(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
   absl::MutexLock lock(&mu_);

@@ -69,6 +69,11 @@ class SqliteStore : public Store {
                                                   const AuditEvent* audit) override;
   absl::StatusOr<DeletedKey> GetDeletedKey(std::string_view name) override;
   absl::StatusOr<std::vector<DeletedKey>> ListDeletedKeys() override;
+
+  // ListDeletedKeyVersions returns every version of the soft-deleted key
+  // `name`, oldest first, with sealed_key, for backups (backup/backup.h).
+  // NotFound when `name` is not deleted.
+  absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name);
   absl::Status PutNonce(ByteSpan nonce, absl::Time expires) override;
   absl::Status ConsumeNonce(ByteSpan nonce, absl::Time now) override;
   absl::StatusOr<int64_t> PurgeExpiredNonces(absl::Time now) override;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -442,46 +443,100 @@ TEST_P(StoreConformanceTest, ConcurrentWritersKeepEveryWrite) {
   EXPECT_OK(VerifyAuditChain(*first));
 }
 
+// The crash test's child is this test binary run again for the same test,
+// with this variable set to "<pipe fd>,<first version>,<store location>". A
+// fresh process avoids what fork alone inherits from a threaded parent (locks
+// held by libpq, OpenSSL or malloc in other threads at the time of the fork).
+constexpr char kCrashChildVariable[] = "VOUCH_STORE_CRASH_CHILD";
+constexpr size_t kCrashSealedSize = 3000;  // spans several pages
+
+// RunCrashChild writes versions from `first` on and reports each commit
+// through the pipe until it is killed. It never returns.
+[[noreturn]] void RunCrashChild(const StoreFactory& factory, const std::string& spec) {
+  const size_t comma = spec.find(',');
+  const size_t second_comma = spec.find(',', comma + 1);
+  if (comma == std::string::npos || second_comma == std::string::npos) {
+    _exit(5);
+  }
+  const int fd = std::atoi(spec.substr(0, comma).c_str());
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  const int first = std::atoi(spec.substr(comma + 1, second_comma - comma - 1).c_str());
+  absl::StatusOr<std::unique_ptr<Store>> child = factory.open(spec.substr(second_comma + 1));
+  if (!child.ok()) {
+    _exit(2);
+  }
+  for (int n = first;; ++n) {
+    const KeyRecord record =
+        MakeRecord(fmt::format("crash-{}", n % 4), Version(n), kT0, kCrashSealedSize);
+    AuditEvent event;
+    event.operation = "key.create";
+    event.target = record.version;
+    if (!(*child)->PutKeyVersion(record).ok() || !(*child)->AppendAudit(event).ok()) {
+      _exit(3);
+    }
+    if (write(fd, &n, sizeof(n)) != sizeof(n)) {
+      _exit(4);
+    }
+  }
+}
+
 // A child process writes versions in a loop and reports each commit through a
 // pipe; it is killed with SIGKILL at an arbitrary point. Every reported
 // version must then be whole, and the store must pass its integrity check.
 TEST_P(StoreConformanceTest, CrashDuringWritesKeepsCommittedVersions) {
-  if (GetParam().name == "Postgres") {
-    // The forked child hangs opening a PostgreSQL store (fork of a process
-    // with libpq pool threads), so the test ran into ctest's time-out. The
-    // multi-node and drill tests kill whole `vouch serve` processes instead.
-    GTEST_SKIP() << "fork-based crash test not supported for PostgreSQL yet: see the comment";
+  if (const char* spec = std::getenv(kCrashChildVariable); spec != nullptr) {
+    std::error_code ignored;
+    std::filesystem::remove_all(location_, ignored);  // this run's own folder
+    RunCrashChild(GetParam(), spec);
   }
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string filter =
+      fmt::format("--gtest_filter={}.{}", info->test_suite_name(), info->name());
+  char self[4096];
+  const ssize_t self_size = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ASSERT_GT(self_size, 0) << "readlink /proc/self/exe: " << std::strerror(errno);
+  self[self_size] = '\0';
+
+  // Open the store once here first, so the schema exists and a store that
+  // needs a server (PostgreSQL) has it running before any child starts.
+  ASSERT_NE(OpenStore(), nullptr);
+
   constexpr int kRounds = 3;
-  constexpr size_t kSealedSize = 3000;  // spans several pages
+  constexpr size_t kSealedSize = kCrashSealedSize;
   std::set<int> committed;
   int next = 0;
 
   for (int round = 0; round < kRounds; ++round) {
     int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
     const int first = next;
+    // Everything the child needs is built before fork: after it, the child
+    // only calls execve.
+    const std::string variable =
+        fmt::format("{}={},{},{}", kCrashChildVariable, fds[1], first, location_);
+    std::vector<std::string> environment = {variable};
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      if (std::string_view(*entry).rfind(kCrashChildVariable, 0) != 0) {
+        environment.emplace_back(*entry);
+      }
+    }
+    std::vector<char*> envp;
+    for (std::string& entry : environment) {
+      envp.push_back(entry.data());
+    }
+    envp.push_back(nullptr);
+    std::string arg0 = self;
+    std::string arg1 = filter;
+    char* argv[] = {arg0.data(), arg1.data(), nullptr};
+
     const pid_t pid = fork();
     ASSERT_GE(pid, 0) << "fork: " << std::strerror(errno);
     if (pid == 0) {
-      close(fds[0]);
-      absl::StatusOr<std::unique_ptr<Store>> child = GetParam().open(location_);
-      if (!child.ok()) {
-        _exit(2);
-      }
-      for (int n = first;; ++n) {
-        const KeyRecord record =
-            MakeRecord(fmt::format("crash-{}", n % 4), Version(n), kT0, kSealedSize);
-        AuditEvent event;
-        event.operation = "key.create";
-        event.target = record.version;
-        if (!(*child)->PutKeyVersion(record).ok() || !(*child)->AppendAudit(event).ok()) {
-          _exit(3);
-        }
-        if (write(fds[1], &n, sizeof(n)) != sizeof(n)) {
-          _exit(4);
-        }
-      }
+      // Only the write end survives execve. RunCrashChild marks it
+      // close-on-exec again, so no process the child starts holds it open.
+      fcntl(fds[1], F_SETFD, 0);
+      execve(self, argv, envp.data());
+      _exit(127);
     }
     close(fds[1]);
 

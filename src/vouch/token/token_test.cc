@@ -497,5 +497,64 @@ TEST(TokenValidatorTest, ValidatesRealAzureAttestationToken) {
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not a trusted authority")));
 }
 
+// ValidatorWithAudiences returns a validator of `issuer` that expects `audiences`.
+TokenValidator ValidatorWithAudiences(const TokenIssuer& issuer,
+                                      std::vector<std::string> audiences) {
+  TokenValidatorOptions options;
+  options.audiences = std::move(audiences);
+  return TokenValidator::ForIssuer(issuer, options).value();
+}
+
+TEST_F(TokenTest, RejectsWrongAudience) {
+  const TokenValidator validator = ValidatorWithAudiences(issuer_, {"https://vouch.test/keys"});
+  Json claims = ValidClaims(issuer_);
+  claims["aud"] = "https://other.test";
+  const std::string token =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_THAT(validator.Validate(token, kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("want one of https://vouch.test/keys")));
+
+  claims["aud"] = 5;
+  const std::string number_aud =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_THAT(validator.Validate(number_aud, kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("aud is 5")));
+}
+
+TEST_F(TokenTest, AcceptsAudienceInArray) {
+  const TokenValidator validator =
+      ValidatorWithAudiences(issuer_, {"https://vouch.test/keys", "vouch"});
+  Json claims = ValidClaims(issuer_);
+  claims["aud"] = {"https://other.test", "vouch"};
+  const std::string token =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_OK(validator.Validate(token, kNow).status());
+
+  claims["aud"] = "https://vouch.test/keys";
+  const std::string string_aud =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_OK(validator.Validate(string_aud, kNow).status());
+
+  claims["aud"] = {"https://other.test"};
+  const std::string no_match =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_THAT(validator.Validate(no_match, kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("does not contain")));
+}
+
+TEST_F(TokenTest, MissingAudienceRejectedWhenRequired) {
+  const TokenValidator validator = ValidatorWithAudiences(issuer_, {"vouch"});
+  EXPECT_THAT(validator.Validate(Issue(), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("missing aud, want one of vouch")));
+  // Without an expected audience, "aud" is not read.
+  Json claims = ValidClaims(issuer_);
+  claims["aud"] = "anything";
+  const std::string token =
+      SignWith(SharedRsaKey(0), crypto::JwsAlg::kRs256, HeaderWith({{"alg", "RS256"}}), claims);
+  EXPECT_OK(validator_.Validate(token, kNow).status());
+  EXPECT_OK(validator_.Validate(Issue(), kNow).status());
+}
+
 }  // namespace
 }  // namespace vouch::token

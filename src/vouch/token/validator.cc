@@ -288,6 +288,44 @@ absl::Status TokenValidator::CheckTimes(const nlohmann::json& claims, absl::Time
   return absl::OkStatus();
 }
 
+absl::Status TokenValidator::CheckAudience(const nlohmann::json& claims) const {
+  if (options_.audiences.empty()) {
+    return absl::OkStatus();
+  }
+  std::string expected;
+  for (const std::string& audience : options_.audiences) {
+    expected += expected.empty() ? audience : ", " + audience;
+  }
+  const auto aud = claims.find("aud");
+  if (aud == claims.end()) {
+    return Unauthenticatedf("token: missing aud, want one of {}", expected);
+  }
+  // RFC 7519 section 4.1.3: "aud" is a string or an array of strings.
+  std::vector<std::string> presented;
+  if (aud->is_string()) {
+    presented.push_back(aud->get<std::string>());
+  } else if (aud->is_array()) {
+    for (const Json& value : *aud) {
+      if (!value.is_string()) {
+        return Unauthenticatedf("token: aud array holds {}, want strings",
+                                policy::DescribeJson(value));
+      }
+      presented.push_back(value.get<std::string>());
+    }
+  } else {
+    return Unauthenticatedf("token: aud is {}, want a string or an array of strings",
+                            policy::DescribeJson(*aud));
+  }
+  for (const std::string& value : presented) {
+    if (std::find(options_.audiences.begin(), options_.audiences.end(), value) !=
+        options_.audiences.end()) {
+      return absl::OkStatus();
+    }
+  }
+  return Unauthenticatedf("token: aud {} does not contain an expected audience, want one of {}",
+                          policy::DescribeJson(*aud), expected);
+}
+
 absl::StatusOr<nlohmann::json> TokenValidator::Validate(std::string_view jwt,
                                                         absl::Time now) const {
   // Step 1: shape. A compact JWS has exactly three dot-separated segments.
@@ -343,8 +381,9 @@ absl::StatusOr<nlohmann::json> TokenValidator::Validate(std::string_view jwt,
     return Unauthenticatedf("token: signature: {}", verified.message());
   }
 
-  // Step 4: validity period.
+  // Step 4: validity period and audience.
   VOUCH_RETURN_IF_ERROR(CheckTimes(*claims, now));
+  VOUCH_RETURN_IF_ERROR(CheckAudience(*claims));
   return *std::move(claims);
 }
 

@@ -43,6 +43,10 @@ struct TokenValidatorOptions {
   // Clock skew tolerated on exp, nbf and iat.
   absl::Duration leeway = absl::Seconds(60);
   size_t max_token_bytes = 64 * 1024;
+  // Expected audiences. When not empty, a token is accepted only when its
+  // "aud" (a string, or an array of strings) contains one of these values
+  // (RFC 7519 section 4.1.3); when empty, "aud" is not read.
+  std::vector<std::string> audiences = {};
 };
 
 class TokenValidator {
@@ -64,7 +68,7 @@ class TokenValidator {
   // kid present, typ "JWT" if present, no jwk/x5c/x5u/crit, jku only as
   // <iss>/certs), iss a trusted authority, the kid in that authority's
   // JWKS, the signature, exp required and not passed, nbf and iat not in the
-  // future (each with the leeway).
+  // future (each with the leeway), and "aud" when options.audiences is set.
   absl::StatusOr<nlohmann::json> Validate(std::string_view jwt, absl::Time now) const;
 
   // Issuers lists the trusted issuers (normalized, without trailing slash).
@@ -86,6 +90,7 @@ class TokenValidator {
   const Authority* FindAuthority(std::string_view issuer) const;
   absl::Status CheckHeader(const nlohmann::json& header) const;
   absl::Status CheckTimes(const nlohmann::json& claims, absl::Time now) const;
+  absl::Status CheckAudience(const nlohmann::json& claims) const;
 
   std::vector<Authority> authorities_;
   TokenValidatorOptions options_;

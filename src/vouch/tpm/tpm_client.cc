@@ -1,5 +1,6 @@
 #include "vouch/tpm/tpm_client.h"
 
+#include <openssl/crypto.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -66,6 +67,17 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> PublicKeyFromTpm(const TPMT_PUBLIC& are
       {{"kty", "RSA"}, {"n", Base64UrlEncode(n)}, {"e", Base64UrlEncode(e)}});
 }
 
+absl::StatusOr<Bytes> MarshalPublic(const TPMT_PUBLIC& area) {
+  Bytes out(sizeof(TPMT_PUBLIC));
+  size_t offset = 0;
+  const TSS2_RC rc = Tss2_MU_TPMT_PUBLIC_Marshal(&area, out.data(), out.size(), &offset);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError("tpm: marshal public area", rc);
+  }
+  out.resize(offset);
+  return out;
+}
+
 }  // namespace
 
 std::string TpmErrorMessage(std::string_view what, uint32_t rc) {
@@ -106,6 +118,29 @@ struct TpmClient::Handles {
       return TpmError(fmt::format("tpm: handle {:#010x}", handle), rc);
     }
     return object;
+  }
+
+  // Persist makes transient `key` persistent at `handle`, replacing the
+  // object there, and flushes the transient copy.
+  absl::Status Persist(ESYS_TR key, uint32_t handle) {
+    absl::StatusOr<ESYS_TR> old = Object(handle);
+    if (old.ok()) {
+      ESYS_TR removed = ESYS_TR_NONE;
+      const TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, *old, ESYS_TR_PASSWORD,
+                                           ESYS_TR_NONE, ESYS_TR_NONE, handle, &removed);
+      if (rc != TSS2_RC_SUCCESS) {
+        Esys_FlushContext(esys, key);
+        return TpmError(fmt::format("tpm: remove key at {:#010x}", handle), rc);
+      }
+    }
+    ESYS_TR persistent = ESYS_TR_NONE;
+    const TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, key, ESYS_TR_PASSWORD,
+                                         ESYS_TR_NONE, ESYS_TR_NONE, handle, &persistent);
+    Esys_FlushContext(esys, key);
+    if (rc != TSS2_RC_SUCCESS) {
+      return TpmError(fmt::format("tpm: persist key at {:#010x}", handle), rc);
+    }
+    return absl::OkStatus();
   }
 };
 
@@ -213,7 +248,8 @@ absl::StatusOr<Bytes> TpmClient::NvRead(uint32_t index) {
   return out;
 }
 
-absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::CreateAk(uint32_t persistent_handle) {
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::CreateAk(uint32_t persistent_handle,
+                                                            ByteSpan unique) {
   TPM2B_SENSITIVE_CREATE sensitive{};
   TPM2B_PUBLIC in_public{};
   TPMT_PUBLIC& area = in_public.publicArea;
@@ -226,6 +262,12 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::CreateAk(uint32_t persistent
   area.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
   area.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
   area.parameters.rsaDetail.keyBits = 2048;
+  if (unique.size() > sizeof(area.unique.rsa.buffer)) {
+    return InvalidArgumentf("tpm: attestation key unique field of {} bytes, at most {}",
+                            unique.size(), sizeof(area.unique.rsa.buffer));
+  }
+  std::copy(unique.begin(), unique.end(), area.unique.rsa.buffer);
+  area.unique.rsa.size = static_cast<UINT16>(unique.size());
   TPM2B_DATA outside{};
   TPML_PCR_SELECTION creation_pcrs{};
   ESYS_TR key = ESYS_TR_NONE;
@@ -238,22 +280,7 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::CreateAk(uint32_t persistent
     return TpmError("tpm: create attestation key", rc);
   }
 
-  absl::StatusOr<ESYS_TR> old = handles_->Object(persistent_handle);
-  if (old.ok()) {
-    ESYS_TR removed = ESYS_TR_NONE;
-    rc = Esys_EvictControl(handles_->esys, ESYS_TR_RH_OWNER, *old, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                           ESYS_TR_NONE, persistent_handle, &removed);
-    if (rc != TSS2_RC_SUCCESS) {
-      return TpmError(fmt::format("tpm: remove key at {:#010x}", persistent_handle), rc);
-    }
-  }
-  ESYS_TR persistent = ESYS_TR_NONE;
-  rc = Esys_EvictControl(handles_->esys, ESYS_TR_RH_OWNER, key, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                         ESYS_TR_NONE, persistent_handle, &persistent);
-  Esys_FlushContext(handles_->esys, key);
-  if (rc != TSS2_RC_SUCCESS) {
-    return TpmError(fmt::format("tpm: persist attestation key at {:#010x}", persistent_handle), rc);
-  }
+  VOUCH_RETURN_IF_ERROR(handles_->Persist(key, persistent_handle));
   return PublicKeyFromTpm(out_public->publicArea);
 }
 
@@ -267,6 +294,109 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::ReadPublicKey(uint32_t handl
     return TpmError(fmt::format("tpm: read public key at {:#010x}", handle), rc);
   }
   return PublicKeyFromTpm(out_public->publicArea);
+}
+
+absl::StatusOr<Bytes> TpmClient::CreateEk(uint32_t persistent_handle) {
+  // TCG EK Credential Profile 2.0, template L-1 (RSA 2048, AES-128-CFB).
+  // The auth policy is PolicySecret(TPM_RH_ENDORSEMENT).
+  constexpr uint8_t kPolicyEndorsement[] = {
+      0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC,
+      0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52,
+      0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
+  TPM2B_SENSITIVE_CREATE sensitive{};
+  TPM2B_PUBLIC in_public{};
+  TPMT_PUBLIC& area = in_public.publicArea;
+  area.type = TPM2_ALG_RSA;
+  area.nameAlg = TPM2_ALG_SHA256;
+  area.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                          TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+                          TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+  area.authPolicy.size = sizeof(kPolicyEndorsement);
+  std::memcpy(area.authPolicy.buffer, kPolicyEndorsement, sizeof(kPolicyEndorsement));
+  area.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
+  area.parameters.rsaDetail.symmetric.keyBits.aes = 128;
+  area.parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+  area.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+  area.parameters.rsaDetail.keyBits = 2048;
+  area.unique.rsa.size = 256;
+
+  TPM2B_DATA outside{};
+  TPML_PCR_SELECTION creation_pcrs{};
+  ESYS_TR key = ESYS_TR_NONE;
+  TPM2B_PUBLIC* out_public_raw = nullptr;
+  const TSS2_RC rc = Esys_CreatePrimary(
+      handles_->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+      &sensitive, &in_public, &outside, &creation_pcrs, &key, &out_public_raw, nullptr, nullptr,
+      nullptr);
+  EsysPtr<TPM2B_PUBLIC> out_public(out_public_raw);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError("tpm: create endorsement key", rc);
+  }
+  VOUCH_RETURN_IF_ERROR(handles_->Persist(key, persistent_handle));
+  return MarshalPublic(out_public->publicArea);
+}
+
+absl::StatusOr<Bytes> TpmClient::ReadPublicArea(uint32_t handle) {
+  VOUCH_ASSIGN_OR_RETURN(ESYS_TR object, handles_->Object(handle));
+  TPM2B_PUBLIC* public_raw = nullptr;
+  const TSS2_RC rc = Esys_ReadPublic(handles_->esys, object, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, &public_raw, nullptr, nullptr);
+  EsysPtr<TPM2B_PUBLIC> out_public(public_raw);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError(fmt::format("tpm: read public area at {:#010x}", handle), rc);
+  }
+  return MarshalPublic(out_public->publicArea);
+}
+
+absl::StatusOr<SecretBytes> TpmClient::ActivateCredential(uint32_t ak_handle, uint32_t ek_handle,
+                                                          ByteSpan credential_blob,
+                                                          ByteSpan encrypted_secret) {
+  TPM2B_ID_OBJECT blob{};
+  TPM2B_ENCRYPTED_SECRET secret{};
+  if (credential_blob.size() > sizeof(blob.credential) ||
+      encrypted_secret.size() > sizeof(secret.secret)) {
+    return InvalidArgumentf("tpm: credential blob of {} bytes or secret of {} bytes is too large",
+                            credential_blob.size(), encrypted_secret.size());
+  }
+  blob.size = static_cast<UINT16>(credential_blob.size());
+  std::copy(credential_blob.begin(), credential_blob.end(), blob.credential);
+  secret.size = static_cast<UINT16>(encrypted_secret.size());
+  std::copy(encrypted_secret.begin(), encrypted_secret.end(), secret.secret);
+  VOUCH_ASSIGN_OR_RETURN(ESYS_TR ak, handles_->Object(ak_handle));
+  VOUCH_ASSIGN_OR_RETURN(ESYS_TR ek, handles_->Object(ek_handle));
+
+  // The EK's admin role needs a policy session that satisfies
+  // PolicySecret(TPM_RH_ENDORSEMENT) with the (empty) endorsement password.
+  TPMT_SYM_DEF symmetric{};
+  symmetric.algorithm = TPM2_ALG_NULL;
+  ESYS_TR session = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_StartAuthSession(handles_->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_POLICY,
+                                     &symmetric, TPM2_ALG_SHA256, &session);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError("tpm: start policy session", rc);
+  }
+  rc = Esys_PolicySecret(handles_->esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD,
+                         ESYS_TR_NONE, ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, nullptr,
+                         nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    Esys_FlushContext(handles_->esys, session);
+    return TpmError("tpm: PolicySecret(endorsement)", rc);
+  }
+  TPM2B_DIGEST* recovered_raw = nullptr;
+  rc = Esys_ActivateCredential(handles_->esys, ak, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
+                               &blob, &secret, &recovered_raw);
+  Esys_FlushContext(handles_->esys, session);
+  EsysPtr<TPM2B_DIGEST> recovered(recovered_raw);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError(fmt::format("tpm: activate credential for the key at {:#010x} with the EK at "
+                                "{:#010x} (the credential was made for another key or TPM)",
+                                ak_handle, ek_handle),
+                    rc);
+  }
+  SecretBytes out(ByteSpan(recovered->buffer, recovered->size));
+  OPENSSL_cleanse(recovered->buffer, recovered->size);
+  return out;
 }
 
 absl::StatusOr<TpmClient::Quote> TpmClient::QuotePcrs(uint32_t ak_handle, ByteSpan nonce,

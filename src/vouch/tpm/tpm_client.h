@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/base/secret_bytes.h"
 #include "vouch/crypto/ssl_ptr.h"
 
 namespace vouch::tpm {
@@ -30,6 +31,9 @@ class TpmClient {
   // Open connects through the TCTI named by `tcti` (for example
   // "swtpm:host=127.0.0.1,port=2321" or "device:/dev/tpmrm0"), with
   // `timeout` for each command.
+  // NOTE: the time-out does not cover opening the TCTI. tpm2-tss 3.2's swtpm
+  // TCTI reads its control port without a time-out, so Open blocks on a
+  // listener that accepts and never replies.
   static absl::StatusOr<std::unique_ptr<TpmClient>> Open(const std::string& tcti,
                                                          absl::Duration timeout = absl::Seconds(10));
   ~TpmClient();
@@ -51,7 +55,25 @@ class TpmClient {
   // CreateAk creates an RSA-2048 restricted signing key (RSASSA-PKCS1-v1_5,
   // SHA-256) as an owner-hierarchy primary, makes it persistent at
   // `persistent_handle` (replacing a key there) and returns its public key.
-  absl::StatusOr<crypto::SslPtr<EVP_PKEY>> CreateAk(uint32_t persistent_handle);
+  // The TPM derives a primary key from its seed and the template, so the
+  // same template always gives the same key. A non-empty `unique` (at most
+  // 512 bytes) goes into the template's unique field and gives another key.
+  absl::StatusOr<crypto::SslPtr<EVP_PKEY>> CreateAk(uint32_t persistent_handle,
+                                                    ByteSpan unique = {});
+  // CreateEk creates the RSA-2048 endorsement key of the TCG EK Credential
+  // Profile (template L-1: AES-128-CFB, PolicySecret(endorsement) as admin
+  // policy), makes it persistent at `persistent_handle` (replacing a key
+  // there) and returns its marshalled TPMT_PUBLIC.
+  absl::StatusOr<Bytes> CreateEk(uint32_t persistent_handle);
+  // ReadPublicArea returns the marshalled TPMT_PUBLIC of a persistent key.
+  absl::StatusOr<Bytes> ReadPublicArea(uint32_t handle);
+  // ActivateCredential recovers the credential that MakeCredential made for
+  // the key at `ak_handle` and the EK at `ek_handle` (TPM2_ActivateCredential
+  // with a PolicySecret(endorsement) session for the EK). The TPM fails it
+  // when the credential was made for another key name or another EK.
+  absl::StatusOr<SecretBytes> ActivateCredential(uint32_t ak_handle, uint32_t ek_handle,
+                                                 ByteSpan credential_blob,
+                                                 ByteSpan encrypted_secret);
   // ReadPublicKey returns the public key of a persistent RSA or EC key.
   absl::StatusOr<crypto::SslPtr<EVP_PKEY>> ReadPublicKey(uint32_t handle);
 

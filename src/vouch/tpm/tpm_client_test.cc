@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "vouch/crypto/hash.h"
+#include "vouch/crypto/random.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/tpm/attest.h"
+#include "vouch/tpm/credential.h"
 #include "vouch/tpm/event_log.h"
 #include "vouch/tpm/event_log_builder.h"
 #include "vouch/tpm/swtpm.h"
@@ -112,6 +114,56 @@ TEST(TpmClientOpenTest, UnreachableTpmFailsFast) {
     EXPECT_THAT(client.status(), StatusIs(absl::StatusCode::kUnavailable));
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_F(TpmClientTest, OtherUniqueFieldGivesOtherAk) {
+  ASSERT_OK_AND_ASSIGN(auto first, client_->CreateAk(kAkHandle));
+  ASSERT_OK_AND_ASSIGN(auto same, client_->CreateAk(kAkHandle));
+  ASSERT_OK_AND_ASSIGN(auto other, client_->CreateAk(kAkHandle, AsBytes("another key")));
+  EXPECT_EQ(EVP_PKEY_eq(first.get(), same.get()), 1);
+  EXPECT_NE(EVP_PKEY_eq(first.get(), other.get()), 1);
+  ASSERT_OK_AND_ASSIGN(auto persisted, client_->ReadPublicKey(kAkHandle));
+  EXPECT_EQ(EVP_PKEY_eq(other.get(), persisted.get()), 1);
+  EXPECT_THAT(client_->CreateAk(kAkHandle, Bytes(513, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Credential activation as a verifier and a TPM run it for enrollment: the
+// verifier makes the credential in software for the EK and the AK's name,
+// and only this TPM, with that AK, recovers it.
+TEST_F(TpmClientTest, ActivateCredentialRecoversSecret) {
+  constexpr uint32_t kEkHandle = 0x81010001;
+  ASSERT_OK_AND_ASSIGN(const Bytes ek_area, client_->CreateEk(kEkHandle));
+  ASSERT_OK(client_->CreateAk(kAkHandle).status());
+  ASSERT_OK_AND_ASSIGN(const Bytes ak_area, client_->ReadPublicArea(kAkHandle));
+  ASSERT_OK_AND_ASSIGN(const ObjectPublic ek, ParsePublicArea(ek_area));
+  ASSERT_OK_AND_ASSIGN(const ObjectPublic ak, ParsePublicArea(ak_area));
+  EXPECT_EQ(ek.symmetric_bits, 128);
+  EXPECT_EQ(ek.name.size(), 34u);
+  ASSERT_OK(CheckAttestationKeyAttributes(ak));
+  EXPECT_THAT(CheckAttestationKeyAttributes(ek),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sign")));
+
+  const SecretBytes secret = crypto::RandomSecret(32);
+  ASSERT_OK_AND_ASSIGN(const MadeCredential made, MakeCredential(ek, ak.name, secret));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes recovered,
+                       client_->ActivateCredential(kAkHandle, kEkHandle, made.credential_blob,
+                                                   made.encrypted_secret));
+  EXPECT_TRUE(recovered == secret);
+
+  // A credential for another key's name: the TPM's integrity check fails.
+  Bytes other_name = ak.name;
+  other_name.back() ^= 1;
+  ASSERT_OK_AND_ASSIGN(const MadeCredential other, MakeCredential(ek, other_name, secret));
+  EXPECT_THAT(client_->ActivateCredential(kAkHandle, kEkHandle, other.credential_blob,
+                                          other.encrypted_secret),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another key")));
+
+  // A flipped byte of the blob fails the same check.
+  Bytes tampered = made.credential_blob;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(
+      client_->ActivateCredential(kAkHandle, kEkHandle, tampered, made.encrypted_secret).ok());
 }
 
 }  // namespace

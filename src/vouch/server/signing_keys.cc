@@ -1,0 +1,126 @@
+#include "vouch/server/signing_keys.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "vouch/base/status.h"
+#include "vouch/crypto/keys.h"
+#include "vouch/server/service.h"
+
+namespace vouch::server {
+namespace {
+
+absl::StatusOr<std::string> KidOf(EVP_PKEY* key) {
+  VOUCH_ASSIGN_OR_RETURN(const crypto::JwsAlg alg, token::SigningAlgForKey(key));
+  VOUCH_ASSIGN_OR_RETURN(const nlohmann::json jwk, token::PublicJwk(key, alg));
+  return jwk.at("kid").get<std::string>();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PreviousSigningKey>> LoadPreviousSigningKeys(store::Store& store) {
+  VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kPreviousSigningKeysBlob));
+  std::vector<PreviousSigningKey> previous;
+  if (!blob.has_value()) {
+    return previous;
+  }
+  const nlohmann::json json = nlohmann::json::parse(ToString(*blob), nullptr, false);
+  if (!json.is_object() || !json.contains("keys") || !json["keys"].is_array()) {
+    return InvalidArgumentf("store blob {}: want a JSON object with a \"keys\" array",
+                            kPreviousSigningKeysBlob);
+  }
+  for (const nlohmann::json& entry : json["keys"]) {
+    if (!entry.is_object() || !entry.contains("kid") || !entry["kid"].is_string() ||
+        !entry.contains("public_key") || !entry["public_key"].is_string()) {
+      return InvalidArgumentf("store blob {}: each key needs string members kid and public_key",
+                              kPreviousSigningKeysBlob);
+    }
+    const std::string pem = entry["public_key"].get<std::string>();
+    absl::StatusOr<crypto::SslPtr<EVP_PKEY>> key = crypto::PublicKeyFromPem(AsBytes(pem));
+    if (!key.ok()) {
+      return Prefix(fmt::format("store blob {}: key {}", kPreviousSigningKeysBlob,
+                                entry["kid"].get<std::string>()),
+                    key.status());
+    }
+    VOUCH_ASSIGN_OR_RETURN(std::string kid, KidOf(key->get()));
+    if (kid != entry["kid"].get<std::string>()) {
+      return InvalidArgumentf("store blob {}: key listed as {} has thumbprint {}",
+                              kPreviousSigningKeysBlob, entry["kid"].get<std::string>(), kid);
+    }
+    previous.push_back({std::move(kid), *std::move(key)});
+  }
+  return previous;
+}
+
+absl::Status AddPreviousSigningKeys(token::TokenIssuer& issuer,
+                                    const std::vector<PreviousSigningKey>& previous) {
+  for (const PreviousSigningKey& key : previous) {
+    if (key.kid == issuer.kid()) {
+      continue;
+    }
+    VOUCH_RETURN_IF_ERROR(issuer.AddPreviousKey(key.public_key.get()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
+                                                    keystore::KeyStore& keystore,
+                                                    std::string_view actor,
+                                                    size_t keep_previous) {
+  if (keep_previous == 0) {
+    return InvalidArgumentf("signing key rotation: keep_previous is 0, want at least 1");
+  }
+  VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> sealed, store.GetBlob(kSigningKeyBlob));
+  if (!sealed.has_value()) {
+    return FailedPreconditionf("signing key rotation: store blob {} not found: start vouch serve "
+                               "once to create the first key",
+                               kSigningKeyBlob);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes current_pem, keystore.Unseal(*sealed, kSigningKeyBlob));
+  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> current,
+                         crypto::PrivateKeyFromPem(current_pem.Expose()));
+  VOUCH_ASSIGN_OR_RETURN(const std::string current_kid, KidOf(current.get()));
+  VOUCH_ASSIGN_OR_RETURN(const std::string current_public_pem,
+                         crypto::PublicKeyToPem(current.get()));
+
+  // Step 1: the retired list, newest first, with the current key in front.
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<PreviousSigningKey> previous,
+                         LoadPreviousSigningKeys(store));
+  SigningKeyRotation rotation;
+  nlohmann::json keys = nlohmann::json::array();
+  keys.push_back({{"kid", current_kid}, {"public_key", current_public_pem}});
+  rotation.previous_kids.push_back(current_kid);
+  for (const PreviousSigningKey& key : previous) {
+    if (rotation.previous_kids.size() >= keep_previous) {
+      break;
+    }
+    if (key.kid == current_kid) {
+      continue;
+    }
+    VOUCH_ASSIGN_OR_RETURN(std::string pem, crypto::PublicKeyToPem(key.public_key.get()));
+    keys.push_back({{"kid", key.kid}, {"public_key", std::move(pem)}});
+    rotation.previous_kids.push_back(key.kid);
+  }
+  const std::string previous_json = nlohmann::json({{"keys", keys}}).dump();
+  VOUCH_RETURN_IF_ERROR(store.PutBlob(kPreviousSigningKeysBlob, AsBytes(previous_json)));
+
+  // Step 2: the new key replaces the current one.
+  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> next,
+                         crypto::GenerateRsaKey(kSigningKeyRsaBits));
+  VOUCH_ASSIGN_OR_RETURN(rotation.kid, KidOf(next.get()));
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes next_pem, crypto::PrivateKeyToPem(next.get()));
+  VOUCH_ASSIGN_OR_RETURN(const Bytes next_sealed, keystore.Seal(next_pem, kSigningKeyBlob));
+  VOUCH_RETURN_IF_ERROR(store.PutBlob(kSigningKeyBlob, next_sealed));
+
+  // Step 3: the audit record.
+  store::AuditEvent event;
+  event.actor = std::string(actor);
+  event.operation = "token.signing-key.rotate";
+  event.target = "signing-keys/" + rotation.kid;
+  event.outcome = "ok";
+  event.detail = "previous kid " + current_kid;
+  VOUCH_RETURN_IF_ERROR(store.AppendAudit(event));
+  return rotation;
+}
+
+}  // namespace vouch::server
