@@ -463,11 +463,10 @@ def render(machine_info, medians, micro_command, http, seconds_total):
     add("")
     add("Sources: the vault figure is in the key transactions table of \"Azure Key Vault "
         "service limits\", https://learn.microsoft.com/en-us/azure/key-vault/general/"
-        "service-limits. The Managed HSM figure is the one stated in the task that asked for "
-        "these benchmarks. Its source is the per-partition throughput tables of \"Azure Managed "
-        "HSM Scaling Guidance\", https://learn.microsoft.com/en-us/azure/key-vault/managed-hsm/"
-        "scaling-guidance, but the copy of that page read for this report ended before the "
-        "tables, so the number was not checked there. The vault figure is a throttling limit "
+        "service-limits. The Managed HSM figure was not checked against its source, the "
+        "per-partition throughput tables of \"Azure Managed HSM Scaling Guidance\", "
+        "https://learn.microsoft.com/en-us/azure/key-vault/managed-hsm/scaling-guidance: the "
+        "copy of that page read for this report ended before the tables. The vault figure is a throttling limit "
         "of a shared service reached over the network; vouch's figures are one 2-core machine "
         "on loopback. Compare orders of magnitude only.")
     add("")

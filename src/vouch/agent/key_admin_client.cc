@@ -88,6 +88,9 @@ HttpHeaders KeyAdminClient::AuthHeaders() const {
   // NOTE: this header string and libcurl's copy of it are freed without
   // being wiped, unlike admin_token_.
   const ByteSpan token = admin_token_.Expose();
+  if (token.empty()) {
+    return {};  // a client certificate identifies the administrator
+  }
   return {{"Authorization",
            "Bearer " + std::string(reinterpret_cast<const char*>(token.data()), token.size())}};
 }

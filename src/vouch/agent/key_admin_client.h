@@ -26,7 +26,8 @@ absl::StatusOr<SecretBytes> BuildCreateKeyRequest(const nlohmann::json& release_
 class KeyAdminClient {
  public:
   // `http` must outlive the client. `admin_token` is sent as
-  // "Authorization: Bearer <admin_token>".
+  // "Authorization: Bearer <admin_token>", unless it is empty (the client
+  // certificate of `http` then identifies the administrator).
   KeyAdminClient(std::string server_url, const HttpClient& http, SecretBytes admin_token);
 
   // CreateKey sends PUT /keys/<name> and returns the key metadata; each call

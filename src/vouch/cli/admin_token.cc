@@ -42,4 +42,19 @@ absl::StatusOr<SecretBytes> ReadAdminToken(const std::string& file) {
   return secret;
 }
 
+absl::StatusOr<SecretBytes> ReadAdminCredential(const std::string& file,
+                                                const std::string& client_cert) {
+  if (file.empty() && std::getenv("VOUCH_ADMIN_TOKEN") == nullptr && !client_cert.empty()) {
+    return SecretBytes();
+  }
+  return ReadAdminToken(file);
+}
+
+std::vector<std::pair<std::string, std::string>> AdminHeaders(const SecretBytes& token) {
+  if (token.empty()) {
+    return {};
+  }
+  return {{"Authorization", "Bearer " + ToString(token.Expose())}};
+}
+
 }  // namespace vouch::cli

@@ -80,7 +80,7 @@ void AddQuery(std::string& path, const char* name, const std::string& value) {
 }
 
 absl::StatusOr<nlohmann::json> CallServer(const AuditFlags& flags, const std::string& path) {
-  VOUCH_ASSIGN_OR_RETURN(SecretBytes token, ReadAdminToken(flags.admin_token_file));
+  VOUCH_ASSIGN_OR_RETURN(SecretBytes token, ReadAdminCredential(flags.admin_token_file, flags.client_cert));
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
   options.client_cert_path = flags.client_cert;

@@ -67,7 +67,7 @@ int RunStatus(const DrFlags& flags) {
 }
 
 int RunPromote(const DrFlags& flags) {
-  absl::StatusOr<SecretBytes> token = ReadAdminToken(flags.admin_token_file);
+  absl::StatusOr<SecretBytes> token = ReadAdminCredential(flags.admin_token_file, flags.client_cert);
   if (!token.ok()) {
     std::fprintf(stderr, "vouch dr promote: %s\n", std::string(token.status().message()).c_str());
     return kExitUsage;
@@ -79,11 +79,13 @@ int RunPromote(const DrFlags& flags) {
   // pg_promote waits up to 30 s on the server side.
   options.total_timeout = absl::Seconds(45);
   const agent::HttpClient http(options);
-  agent::HttpHeaders headers = {{"Authorization", "Bearer " + ToString(token->Expose())}};
+  agent::HttpHeaders headers = AdminHeaders(*token);
   const int code =
       PrintAnswer("promote", http.PostJson(BaseUrl(flags.server) + "/dr/promote", "{}", headers));
-  SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(headers[0].second.data()),
-                                headers[0].second.size()));
+  for (auto& header : headers) {
+    SecureWipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(header.second.data()),
+                                  header.second.size()));
+  }
   return code;
 }
 

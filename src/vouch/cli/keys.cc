@@ -131,7 +131,7 @@ int RunCreateLuks(const CommonFlags& common, const CreateFlags& flags) {
     PrintError("--policy", InvalidArgumentf("{} is not a JSON object", flags.policy_file));
     return kExitUsage;
   }
-  absl::StatusOr<SecretBytes> token = ReadAdminToken(common.admin_token_file);
+  absl::StatusOr<SecretBytes> token = ReadAdminCredential(common.admin_token_file, common.client_cert);
   if (!token.ok()) {
     PrintStatus(token.status());
     return kExitUsage;
@@ -184,7 +184,7 @@ int RunCreateLuks(const CommonFlags& common, const CreateFlags& flags) {
 }
 
 int RunGet(const CommonFlags& common, const GetFlags& flags) {
-  absl::StatusOr<SecretBytes> token = ReadAdminToken(common.admin_token_file);
+  absl::StatusOr<SecretBytes> token = ReadAdminCredential(common.admin_token_file, common.client_cert);
   if (!token.ok()) {
     PrintStatus(token.status());
     return kExitUsage;
@@ -256,7 +256,7 @@ absl::StatusOr<nlohmann::json> BuildCreateBody(const CreateFlags& flags) {
 // 204) and returns the exit status.
 int CallServer(const CommonFlags& common, std::string_view what, std::string_view method,
                const std::string& path, const nlohmann::json& body = nullptr) {
-  absl::StatusOr<SecretBytes> token = ReadAdminToken(common.admin_token_file);
+  absl::StatusOr<SecretBytes> token = ReadAdminCredential(common.admin_token_file, common.client_cert);
   if (!token.ok()) {
     PrintStatus(token.status());
     return kExitUsage;

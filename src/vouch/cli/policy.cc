@@ -70,13 +70,13 @@ std::string PolicyUrl(const PolicyFlags& flags) {
 absl::StatusOr<nlohmann::json> SendPolicyRequest(const PolicyFlags& flags, std::string_view method,
                                                  std::string_view body,
                                                  std::string_view content_type) {
-  VOUCH_ASSIGN_OR_RETURN(const SecretBytes token, ReadAdminToken(flags.admin_token_file));
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes token, ReadAdminCredential(flags.admin_token_file, flags.client_cert));
   agent::HttpClientOptions options;
   options.ca_bundle_path = flags.ca_cert;
   options.client_cert_path = flags.client_cert;
   options.client_key_path = flags.client_key;
   const agent::HttpClient http(options);
-  agent::HttpHeaders headers = {{"Authorization", "Bearer " + ToString(token.Expose())}};
+  agent::HttpHeaders headers = AdminHeaders(token);
   if (!content_type.empty()) {
     headers.emplace_back("Content-Type", std::string(content_type));
   }

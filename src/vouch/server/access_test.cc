@@ -9,9 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -120,6 +123,10 @@ Identity Issue(const std::string& dir, const std::string& name, const Identity* 
   spec.not_before = absl::Now() - absl::Hours(1);
   spec.not_after = absl::Now() + absl::Hours(24);
   spec.signature = crypto::SignatureScheme::kEcdsaSha256;
+  if (name == "server") {
+    // subjectAltName iPAddress 127.0.0.1, which libcurl clients check.
+    spec.extensions.push_back({"2.5.29.17", Bytes{0x30, 0x06, 0x87, 0x04, 127, 0, 0, 1}, false});
+  }
   static uint64_t serial = 1;
   spec.serial = ++serial;
   identity.certificate = crypto::IssueCertificate(spec).value();
@@ -710,6 +717,47 @@ TEST_F(MutualTlsTest, ReleaseNeedsReleaseUserRole) {
   // The broker, not access control, refuses: the attestation token is invalid.
   EXPECT_THAT(reached.ErrorMessage(), Not(HasSubstr(kAccessDenial))) << reached.body;
   EXPECT_THAT(reached.ErrorMessage(), HasSubstr("token")) << reached.body;
+}
+
+// RunVouch runs the built `vouch` binary with `args` and returns its exit
+// status and output (stdout and stderr).
+std::pair<int, std::string> RunVouch(const std::string& args) {
+  const std::string command =
+      std::string(VOUCH_BINARY_DIR) + "/src/vouch/cli/vouch " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return {-1, "popen failed"};
+  }
+  std::string output;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output.append(buffer, n);
+  }
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// The CLI's admin commands use a client certificate alone, without the
+// admin token, and the server applies that certificate's role.
+TEST_F(MutualTlsTest, CliUsesClientCertificateWithoutAdminToken) {
+  ::unsetenv("VOUCH_ADMIN_TOKEN");
+  const std::string common = fmt::format("keys list --server https://127.0.0.1:{} --ca-cert {}",
+                                         server_->port(), setup_->ca.cert_file);
+  const auto [admin_status, admin_output] =
+      RunVouch(fmt::format("{} --client-cert {} --client-key {}", common, setup_->admin.cert_file,
+                           setup_->admin.key_file));
+  EXPECT_EQ(admin_status, 0) << admin_output;
+
+  const auto [auditor_status, auditor_output] =
+      RunVouch(fmt::format("{} --client-cert {} --client-key {}", common,
+                           setup_->auditor.cert_file, setup_->auditor.key_file));
+  EXPECT_NE(auditor_status, 0) << auditor_output;
+  EXPECT_THAT(auditor_output, HasSubstr("auditor"));
+
+  const auto [anonymous_status, anonymous_output] = RunVouch(common);
+  EXPECT_EQ(anonymous_status, 2) << anonymous_output;
+  EXPECT_THAT(anonymous_output, HasSubstr("admin token missing"));
 }
 
 TEST_F(MutualTlsTest, CertificateOfUntrustedCaFailsHandshake) {

@@ -14,7 +14,7 @@
 namespace vouch::server {
 
 // CheckMembers rejects a member of `object` that is not in `allowed`. The
-// error starts with `context` and names the member and `what` holds it.
+// error starts with `context` and names the member and `what` contains it.
 absl::Status CheckMembers(std::string_view context, const nlohmann::json& object,
                           std::string_view what, std::initializer_list<std::string_view> allowed);
 
