@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <initializer_list>
 #include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
+#include "vouch/crypto/x509.h"
 #include "vouch/dcap/ccel.h"
 #include "vouch/dcap/claims.h"
 #include "vouch/dcap/tcb_info.h"
@@ -111,7 +115,8 @@ absl::StatusOr<dcap::VerifiedQuote> VerifyEvidence(const DcapAttestRequest& requ
     return InvalidArgumentf("dcap attest: the quote is a {} quote, but this route takes {} quotes",
                             dcap::TeeTypeName(quote.tee_type()), dcap::TeeTypeName(want));
   }
-  return VerifyDcapQuote(request.quote, options, now);
+  return VerifyDcapQuote(request.quote, options, now,
+                         request.collateral.has_value() ? &*request.collateral : nullptr);
 }
 
 std::vector<std::string> ClaimTypesFor(DcapEvidence evidence) {
@@ -153,9 +158,9 @@ absl::StatusOr<dcap::QuoteCollateral> SelectCollateral(const DcapAttestationOpti
   return collateral;
 }
 
-absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
-                                                    const DcapAttestationOptions& options,
-                                                    absl::Time now) {
+absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(
+    ByteSpan quote, const DcapAttestationOptions& options, absl::Time now,
+    const dcap::QuoteCollateral* request_collateral) {
   dcap::VerifyOptions verify_options;
   verify_options.now = now;
   dcap::QuoteSelector selector;
@@ -217,8 +222,12 @@ absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
     return verified;
   }
 
-  VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral collateral,
-                         SelectCollateral(options, selector, now));
+  dcap::QuoteCollateral collateral;
+  if (request_collateral != nullptr) {
+    collateral = *request_collateral;
+  } else {
+    VOUCH_ASSIGN_OR_RETURN(collateral, SelectCollateral(options, selector, now));
+  }
   absl::StatusOr<dcap::VerifiedQuote> verified =
       dcap::VerifyQuote(quote, collateral, verify_options);
   if (verified.ok() || verified.status().code() == absl::StatusCode::kInvalidArgument ||
@@ -230,6 +239,63 @@ absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
   return Unauthenticatedf("dcap evidence did not verify: {}", verified.status().message());
 }
 
+namespace {
+
+absl::StatusOr<std::vector<crypto::Certificate>> ChainMember(const nlohmann::json& object,
+                                                            const std::string& key) {
+  if (!object.contains(key)) {
+    return std::vector<crypto::Certificate>{};
+  }
+  if (!object[key].is_string()) {
+    return InvalidArgumentf("{}: collateral.{} must be a PEM string", kContext, key);
+  }
+  absl::StatusOr<std::vector<crypto::Certificate>> chain =
+      crypto::ParseCertificates(AsBytes(object[key].get<std::string>()));
+  if (!chain.ok()) {
+    return Prefix(fmt::format("{}: collateral.{}", kContext, key), chain.status());
+  }
+  return chain;
+}
+
+absl::Status ParseCollateral(const nlohmann::json& body, DcapAttestRequest& out) {
+  if (!body.contains("collateral")) {
+    return absl::OkStatus();
+  }
+  const nlohmann::json& object = body["collateral"];
+  if (!object.is_object()) {
+    return InvalidArgumentf("{}: collateral must be an object", kContext);
+  }
+  VOUCH_RETURN_IF_ERROR(CheckMembers(kContext, object, "collateral",
+                                     {"tcbInfo", "tcbInfoIssuerChain", "qeIdentity",
+                                      "qeIdentityIssuerChain", "pckCrl", "pckCrlIssuerChain",
+                                      "rootCaCrl"}));
+  dcap::QuoteCollateral collateral;
+  for (const auto& [key, field] : {std::pair{"tcbInfo", &collateral.tcb_info_json},
+                                   std::pair{"qeIdentity", &collateral.qe_identity_json}}) {
+    if (!object.contains(key) || !object[key].is_string()) {
+      return InvalidArgumentf("{}: collateral.{} must be the JSON text of the document",
+                              kContext, key);
+    }
+    *field = object[key].get<std::string>();
+  }
+  VOUCH_ASSIGN_OR_RETURN(collateral.tcb_info_issuer_chain,
+                         ChainMember(object, "tcbInfoIssuerChain"));
+  VOUCH_ASSIGN_OR_RETURN(collateral.qe_identity_issuer_chain,
+                         ChainMember(object, "qeIdentityIssuerChain"));
+  VOUCH_ASSIGN_OR_RETURN(collateral.pck_crl_issuer_chain,
+                         ChainMember(object, "pckCrlIssuerChain"));
+  for (const auto& [key, field] : {std::pair{"pckCrl", &collateral.pck_crl},
+                                   std::pair{"rootCaCrl", &collateral.root_ca_crl}}) {
+    if (object.contains(key)) {
+      VOUCH_ASSIGN_OR_RETURN(*field, DecodeMember(kContext, object, "collateral", key));
+    }
+  }
+  out.collateral = std::move(collateral);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<DcapAttestRequest> ParseDcapAttestRequest(std::string_view body) {
   VOUCH_ASSIGN_OR_RETURN(const nlohmann::json json,
                          policy::ParseStrictJson(body, "dcap attest request"));
@@ -238,12 +304,14 @@ absl::StatusOr<DcapAttestRequest> ParseDcapAttestRequest(std::string_view body) 
                             policy::JsonTypeName(json));
   }
   VOUCH_RETURN_IF_ERROR(
-      CheckMembers(kContext, json, "body", {"quote", "runtimeData", "nonce", "eventLog"}));
+      CheckMembers(kContext, json, "body",
+                   {"quote", "runtimeData", "nonce", "eventLog", "collateral"}));
   DcapAttestRequest request;
   VOUCH_ASSIGN_OR_RETURN(request.quote, DecodeMember(kContext, json, "body", "quote"));
   VOUCH_RETURN_IF_ERROR(ParseRuntimeData(json, request));
   VOUCH_RETURN_IF_ERROR(ParseNonce(json, request));
   VOUCH_RETURN_IF_ERROR(ParseEventLog(json, request));
+  VOUCH_RETURN_IF_ERROR(ParseCollateral(json, request));
   return request;
 }
 

@@ -6,7 +6,11 @@
 //   {"quote": base64url(DCAP quote),
 //    "runtimeData": {"data": base64url(runtime data), "dataType": "JSON" | "Binary"},
 //    "nonce": "optional string",
-//    "eventLog": base64url(CCEL event log), optional, TdxVm only}
+//    "eventLog": base64url(CCEL event log), optional, TdxVm only,
+//    "collateral": optional, the quote's collateral as Intel PCS serves it:
+//      {"tcbInfo": TCB info JSON text, "qeIdentity": QE identity JSON text,
+//       "tcbInfoIssuerChain", "qeIdentityIssuerChain", "pckCrlIssuerChain":
+//       PEM, "pckCrl", "rootCaCrl": base64url DER}}
 //
 // The quote's report data must bind the runtime data, in one of two ways:
 // bytes 0..31 equal SHA-256(runtime data) (bytes 32..63 are not checked, as
@@ -18,7 +22,8 @@
 // as "verified" or "not covered".
 //
 // Collateral (TCB info, QE identity, CRLs, Intel certificates) comes from the
-// --collateral folder, loaded once at start-up, then from the
+// request when it carries some (its signatures are checked up to the pinned
+// Intel root like any other), then from the --collateral folder, loaded once at start-up, then from the
 // --collateral-cache folder and the --pcs-url service when they are set
 // (collateral/provider.h); the quote's FMSPC and TEE type pick the documents
 // for each request. A quote with an encrypted PPID (certification data
@@ -71,6 +76,7 @@ struct DcapAttestRequest {
   nlohmann::json runtime_json;  // set when dataType is "JSON": a JSON object
   std::optional<std::string> nonce;
   std::optional<Bytes> event_log;  // CCEL, TdxVm only
+  std::optional<dcap::QuoteCollateral> collateral;
 };
 
 // ParseDcapAttestRequest decodes and checks the body. Unknown or duplicate
@@ -105,12 +111,12 @@ absl::StatusOr<dcap::QuoteCollateral> SelectCollateral(const DcapAttestationOpti
                                                        const dcap::QuoteSelector& selector,
                                                        absl::Time now);
 
-// VerifyDcapQuote verifies a quote with the collateral of `options`: for a
-// quote with an encrypted PPID it first finds the PCK certificate. Errors as
-// in AttestDcap's step 2.
-absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(ByteSpan quote,
-                                                    const DcapAttestationOptions& options,
-                                                    absl::Time now);
+// VerifyDcapQuote verifies a quote with `request_collateral` when set, or
+// else the collateral of `options`: for a quote with an encrypted PPID it
+// first finds the PCK certificate. Errors as in AttestDcap's step 2.
+absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(
+    ByteSpan quote, const DcapAttestationOptions& options, absl::Time now,
+    const dcap::QuoteCollateral* request_collateral = nullptr);
 
 // AttestDcap runs the checks in order and returns the token claims:
 //   1. the quote's TEE type matches the route (InvalidArgument);

@@ -302,6 +302,69 @@ TEST(DcapServerCacheTest, CollateralComesFromCacheFolder) {
   std::filesystem::remove_all(config.collateral_cache_dir);
 }
 
+// RequestCollateral is the 2025-10 collateral for FMSPC 00806F050000 as a
+// request's "collateral" member.
+nlohmann::json RequestCollateral() {
+  const auto text = [](const char* file) { return ToString(ReadVector(file)); };
+  const std::string tcb_chain = text("intel-certs/intel_sgx_tcb_signing_2025-2032.pem") +
+                                text("intel-certs/intel_sgx_root_ca.pem");
+  return {
+      {"tcbInfo", text("intel-collateral/2025-10_automata/tcbinfo_tdx_00806f050000.json")},
+      {"tcbInfoIssuerChain", tcb_chain},
+      {"qeIdentity", text("intel-collateral/2025-10_automata/qeidentity_td_qe.json")},
+      {"qeIdentityIssuerChain", tcb_chain},
+      {"pckCrl",
+       Base64UrlEncode(ReadVector("intel-collateral/2025-10_automata/pck_platform_crl.der"))},
+      {"pckCrlIssuerChain", text("intel-certs/intel_sgx_pck_platform_ca.pem") +
+                                text("intel-certs/intel_sgx_root_ca.pem")},
+      {"rootCaCrl", Base64UrlEncode(ReadVector("intel-certs/intel_sgx_root_ca_crl_2025-03-20.der"))},
+  };
+}
+
+// Collateral that the request carries serves a server without any, and its
+// signatures are checked like any other collateral's.
+TEST(DcapServerRequestCollateralTest, RequestCollateralVerifiesQuote) {
+  VOUCH_REQUIRE_VECTORS_OR_SKIP();
+  Config config = DcapConfig("request", "UpToDate,OutOfDate");
+  std::filesystem::remove_all(config.collateral_dir);
+  config.collateral_dir.clear();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config));
+
+  nlohmann::json body =
+      DcapAttestRequestJson(ReadVector(kAzureTdQuote), AsBytes(AzureRuntimeData()), true);
+  ASSERT_OK_AND_ASSIGN(const ClientResponse without,
+                       Call(server->port(), "POST", "/attest/TdxVm", body.dump()));
+  EXPECT_EQ(without.status, 401) << without.body;
+  EXPECT_THAT(without.body, HasSubstr("no collateral"));
+
+  body["collateral"] = RequestCollateral();
+  ASSERT_OK_AND_ASSIGN(const ClientResponse with,
+                       Call(server->port(), "POST", "/attest/TdxVm", body.dump()));
+  EXPECT_EQ(with.status, 200) << with.body;
+
+  std::string tampered = body["collateral"]["tcbInfo"].get<std::string>();
+  tampered.replace(tampered.find("UpToDate"), 8, "OutOfDate");
+  body["collateral"]["tcbInfo"] = tampered;
+  ASSERT_OK_AND_ASSIGN(const ClientResponse forged,
+                       Call(server->port(), "POST", "/attest/TdxVm", body.dump()));
+  EXPECT_EQ(forged.status, 401) << forged.body;
+  server.reset();
+  std::filesystem::remove_all(config.data_dir);
+}
+
+TEST(ParseDcapAttestRequestTest, RejectsMalformedCollateral) {
+  nlohmann::json body = DcapAttestRequestJson(Bytes{1, 2}, AsBytes("raw"), false);
+  body["collateral"] = {{"tcbInfo", "{}"}};
+  EXPECT_THAT(ParseDcapAttestRequest(body.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("collateral.qeIdentity")));
+  body["collateral"] = {{"tcbInfo", "{}"}, {"qeIdentity", "{}"}, {"extra", 1}};
+  EXPECT_THAT(ParseDcapAttestRequest(body.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown member")));
+  body["collateral"] = {{"tcbInfo", "{}"}, {"qeIdentity", "{}"}, {"pckCrlIssuerChain", "x"}};
+  EXPECT_THAT(ParseDcapAttestRequest(body.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pckCrlIssuerChain")));
+}
+
 TEST(DcapServerDefaultsTest, RejectsRevokedInAcceptList) {
   VOUCH_REQUIRE_VECTORS_OR_SKIP();
   const Config config = DcapConfig("revoked", "UpToDate,Revoked");
