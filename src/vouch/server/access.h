@@ -120,7 +120,7 @@ class Authorizer {
   std::optional<HttpResponse> Check(const HttpRequest& request, RouteAccess access,
                                     absl::Time now) const;
 
-  // HasAdministratorCredential tells whether any configured credential can
+  // HasAdministratorCredential returns whether any configured credential can
   // carry the administrator role.
   bool HasAdministratorCredential() const;
 
@@ -136,7 +136,7 @@ class Authorizer {
 // InstallAccessControl checks that every route of `router` has an entry in
 // RouteAccessTable() (FailedPrecondition naming the first that has none) and
 // makes the router check each request with `authorizer` before its handler.
-// A route added later without an entry answers 500.
+// A route added later without an entry gets HTTP 500.
 absl::Status InstallAccessControl(Router& router, std::shared_ptr<const Authorizer> authorizer);
 
 // CheckUnsafeConfig rejects, with FailedPrecondition naming the rule and the

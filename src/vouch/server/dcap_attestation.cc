@@ -257,10 +257,13 @@ absl::StatusOr<std::vector<crypto::Certificate>> ChainMember(const nlohmann::jso
   return chain;
 }
 
+// ParseCollateral reads the optional "collateral" member: TCB info and QE
+// identity as JSON text, issuer chains as PEM, CRLs as base64url DER.
 absl::Status ParseCollateral(const nlohmann::json& body, DcapAttestRequest& out) {
   if (!body.contains("collateral")) {
     return absl::OkStatus();
   }
+
   const nlohmann::json& object = body["collateral"];
   if (!object.is_object()) {
     return InvalidArgumentf("{}: collateral must be an object", kContext);
@@ -269,6 +272,7 @@ absl::Status ParseCollateral(const nlohmann::json& body, DcapAttestRequest& out)
                                      {"tcbInfo", "tcbInfoIssuerChain", "qeIdentity",
                                       "qeIdentityIssuerChain", "pckCrl", "pckCrlIssuerChain",
                                       "rootCaCrl"}));
+
   dcap::QuoteCollateral collateral;
   for (const auto& [key, field] : {std::pair{"tcbInfo", &collateral.tcb_info_json},
                                    std::pair{"qeIdentity", &collateral.qe_identity_json}}) {
@@ -278,12 +282,14 @@ absl::Status ParseCollateral(const nlohmann::json& body, DcapAttestRequest& out)
     }
     *field = object[key].get<std::string>();
   }
+
   VOUCH_ASSIGN_OR_RETURN(collateral.tcb_info_issuer_chain,
                          ChainMember(object, "tcbInfoIssuerChain"));
   VOUCH_ASSIGN_OR_RETURN(collateral.qe_identity_issuer_chain,
                          ChainMember(object, "qeIdentityIssuerChain"));
   VOUCH_ASSIGN_OR_RETURN(collateral.pck_crl_issuer_chain,
                          ChainMember(object, "pckCrlIssuerChain"));
+
   for (const auto& [key, field] : {std::pair{"pckCrl", &collateral.pck_crl},
                                    std::pair{"rootCaCrl", &collateral.root_ca_crl}}) {
     if (object.contains(key)) {

@@ -484,7 +484,8 @@ class DcapEncryptedPpidTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(config_.data_dir); }
 
-  // Serve answers /pckcert with `pck` and the simulated CA and root.
+  // Serve returns `chain`: its PCK certificate as the /pckcert body, and its
+  // CA and root in the issuer chain header.
   static collateral::PcsTestReply Serve(const std::string& target,
                                         const std::vector<crypto::Certificate>& chain) {
     if (target.rfind("/sgx/certification/v4/pckcert?", 0) != 0) {

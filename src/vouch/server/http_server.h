@@ -36,8 +36,8 @@ struct HttpServerOptions {
   // PEM certificate chain and private key; both set enables TLS (1.2 or later).
   std::string tls_cert_file;
   std::string tls_key_file;
-  // PEM CA certificates for mutual TLS: when set, the server asks each client
-  // for a certificate and verifies one that is presented against these CAs.
+  // PEM CA certificates for mutual TLS: when set, the server requests a
+  // certificate from each client and verifies one that is presented against these CAs.
   // A connection without a client certificate is accepted unless
   // `require_client_certificate` is set; its requests carry no certificate.
   std::string client_ca_file;

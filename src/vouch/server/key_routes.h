@@ -23,7 +23,7 @@
 // Status codes: 200, 204 (purge), 400 (malformed request), 401 (no or wrong
 // credential), 403 (release refused, purge forbidden by purge protection),
 // 404 (missing key, version, deleted key or release policy; error code
-// "KeyNotFound"; a release answers 403 for a missing key too), 409 (conflict with the key's state: immutable policy,
+// "KeyNotFound"; a release returns 403 for a missing key too), 409 (conflict with the key's state: immutable policy,
 // deleted key's name taken, already deleted, purge protection off), 415.
 #ifndef VOUCH_SERVER_KEY_ROUTES_H_
 #define VOUCH_SERVER_KEY_ROUTES_H_

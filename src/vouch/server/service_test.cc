@@ -531,8 +531,8 @@ TEST_F(ServiceTest, RejectsSimulatedEvidenceWhenNotAllowed) {
   }
 }
 
-// A server configured with a minimum SEV-SNP TCB above the simulated
-// report's answers 403 and names the component.
+// A server whose minimum SEV-SNP TCB is above the simulated report's TCB
+// rejects the report with 403, naming the component.
 TEST_F(ServiceTest, ReportedTcbBelowMinimumGets403) {
   Config config = BaseConfig(*data_dir_);
   config.allow_simulated_snp = true;

@@ -533,7 +533,7 @@ TEST_P(StoreConformanceTest, CrashDuringWritesKeepsCommittedVersions) {
     ASSERT_GE(pid, 0) << "fork: " << std::strerror(errno);
     if (pid == 0) {
       // Only the write end survives execve. RunCrashChild marks it
-      // close-on-exec again, so no process the child starts holds it open.
+      // close-on-exec again, so no process the child starts keeps it open.
       fcntl(fds[1], F_SETFD, 0);
       execve(self, argv, envp.data());
       _exit(127);
