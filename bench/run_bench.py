@@ -10,7 +10,9 @@ figures can be read as ratios:
   2. A real `vouch serve` (SQLite store, simulated SEV-SNP allowed) driven by
      wrk from a second process: attestation and key release rates and
      latency percentiles at several concurrency levels, and the p99 at about
-     half of the peak release rate.
+     half of the peak release rate. The release runs are repeated on a
+     second server whose token signing key is EC P-256 (ES256), against the
+     default RSA-3072 (RS256).
   3. Resident size of the server from /proc/<pid>/status during that load,
      and heap allocation calls per release counted with heaptrack.
   4. Release latency while the store grows: keys from 10 to 1,000,000,
@@ -62,7 +64,7 @@ def log(message):
 class Server:
     """A `vouch serve` child process on 127.0.0.1 with a free port."""
 
-    def __init__(self, vouch, work, data_dir, heaptrack_output=None):
+    def __init__(self, vouch, work, data_dir, heaptrack_output=None, extra_args=()):
         self.work = work
         port_file = os.path.join(work, "port")
         if os.path.exists(port_file):
@@ -77,7 +79,7 @@ class Server:
             "--issuer", ISSUER,
             "--token-lifetime", "3600",
             "--threads", "2",
-        ]
+        ] + list(extra_args)
         if heaptrack_output:
             args = ["heaptrack", "-o", heaptrack_output] + args
 
@@ -245,6 +247,8 @@ def http_benchmarks(build, work):
     results["half_peak"] = half
     server.stop()
 
+    results["es256"] = es256_release_benchmarks(vouch, client, work)
+
     results["allocations"] = heap_allocations(vouch, client, work, data_dir, release_url,
                                               release_body)
 
@@ -276,6 +280,44 @@ def http_benchmarks(build, work):
         results["growth"].append(result)
         server.stop()
     return results
+
+
+def release_series(release_url, release_body):
+    """Releases at RELEASE_CONCURRENCY, then at about half of the peak rate:
+    each of 16 connections waits between requests so that together they send
+    at most half the peak (less by the time each request takes)."""
+    series = []
+    for connections in RELEASE_CONCURRENCY:
+        log(f"release, {connections} connections")
+        series.append(wrk(release_url, release_body, connections))
+    peak = max(r["rate"] for r in series)
+    connections = 16
+    delay_ms = max(1, round(connections * 1000 / (peak / 2)))
+    log(f"release at about half of the peak rate ({peak / 2:.0f}/s), delay {delay_ms} ms")
+    half = wrk(release_url, release_body, connections, seconds=max(SECONDS, 10),
+               delay_ms=delay_ms)
+    half["delay_ms"] = delay_ms
+    return series, half
+
+
+def es256_release_benchmarks(vouch, client, work):
+    """Runs release_series on a fresh server whose token key is EC P-256."""
+    es_work = os.path.join(work, "es256")
+    os.makedirs(es_work)
+    admin_token = secrets.token_hex(16)
+    with open(os.path.join(es_work, "admin-token"), "w") as f:
+        f.write(admin_token)
+    os.chmod(os.path.join(es_work, "admin-token"), 0o600)
+    data_dir = os.path.join(es_work, "data")
+    log("starting vouch serve --signing-key-type ec-p256")
+    server = Server(vouch, es_work, data_dir, extra_args=("--signing-key-type", "ec-p256"))
+    try:
+        run([client, "setup", server.url, data_dir, admin_token, BENCH_KEY, es_work])
+        release_url = f"{server.url}/keys/{BENCH_KEY}/release"
+        series, half = release_series(release_url, os.path.join(es_work, "release.json"))
+    finally:
+        server.stop()
+    return {"release": series, "half_peak": half}
 
 
 def heaptrack_calls(path):
@@ -367,27 +409,39 @@ def render(machine_info, medians, micro_command, http, seconds_total):
         "ASK and VCEK certificates.")
     add("- RsaPublicCheck2048: EVP_PKEY_public_check on an RSA-2048 key, which the key broker "
         "runs on the guest's key in every release. RsaSign3072: one RS256 signature with the "
-        "RSA-3072 token signing key, which signs every token and every release response.")
+        "RSA-3072 token signing key, which signs every token and every release response. "
+        "EcdsaP256Sign, EcdsaP384Sign: one ES256 and one ES384 signature, the same work with "
+        "`vouch serve --signing-key-type ec-p256` or `ec-p384`.")
     add("- SnpVerifyReport: snp::VerifyReport on a real Milan report with its VCEK and the "
-        "Milan chain, parsed before the loop. SnpEndorsementChain: only the VCEK <- ASK <- ARK "
-        "chain. SnpReportSignatureOnly: only parsing the report and verifying its signature, "
+        "Milan chain, parsed before the loop, with the verified-chain cache "
+        "(snp/chain_cache.h) warm. SnpVerifyReportCold clears that cache before each call. "
+        "SnpEndorsementChain: only the VCEK <- ASK <- ARK chain, cache cleared before each "
+        "call. SnpReportSignatureOnly: only parsing the report and verifying its signature, "
         "the floor for a verifier that caches verified chains.")
     add("- TdxVerifyQuoteSignatures: dcap::VerifyQuoteSignatures (PCK chain from the quote, QE "
         "report, quote signature, PCK extensions) on a real version-4 quote. The Simulated rows "
         "run the same on a simulated quote, and TdxVerifyQuoteSimulated adds the collateral "
-        "checks and the TCB evaluation (dcap::VerifyQuote).")
+        "checks and the TCB evaluation (dcap::VerifyQuote). Rows without Cold run with the "
+        "caches of dcap/verify_cache.h warm (PCK chain, QE report, collateral signatures); the "
+        "Cold rows clear them before each call.")
     add("")
     add("| ratio | value |")
     add("|---|---:|")
     ratios = [
-        ("SEV-SNP VerifyReport / raw ECDSA P-384 verify", "BM_SnpVerifyReport",
+        ("SEV-SNP VerifyReport, warm chain cache / raw ECDSA P-384 verify", "BM_SnpVerifyReport",
+         "BM_RawEcdsaP384Verify"),
+        ("SEV-SNP VerifyReport, cold / raw ECDSA P-384 verify", "BM_SnpVerifyReportCold",
          "BM_RawEcdsaP384Verify"),
         ("SEV-SNP report signature only / raw ECDSA P-384 verify", "BM_SnpReportSignatureOnly",
          "BM_RawEcdsaP384Verify"),
-        ("TDX VerifyQuoteSignatures (real quote) / raw ECDSA P-256 verify",
+        ("TDX VerifyQuoteSignatures (real quote), warm caches / raw ECDSA P-256 verify",
          "BM_TdxVerifyQuoteSignatures", "BM_RawEcdsaP256Verify"),
-        ("TDX VerifyQuote with collateral (simulated) / raw ECDSA P-256 verify",
+        ("TDX VerifyQuoteSignatures (real quote), cold / raw ECDSA P-256 verify",
+         "BM_TdxVerifyQuoteSignaturesCold", "BM_RawEcdsaP256Verify"),
+        ("TDX VerifyQuote with collateral (simulated), warm caches / raw ECDSA P-256 verify",
          "BM_TdxVerifyQuoteSimulated", "BM_RawEcdsaP256Verify"),
+        ("TDX VerifyQuote with collateral (simulated), cold / raw ECDSA P-256 verify",
+         "BM_TdxVerifyQuoteSimulatedCold", "BM_RawEcdsaP256Verify"),
     ]
     for label, numerator, denominator in ratios:
         add(f"| {label} | {rate(numerator) / rate(denominator):.1%} |")
@@ -418,6 +472,26 @@ def render(machine_info, medians, micro_command, http, seconds_total):
         f"{fmt_rate(half['rate'])} releases/s, p50 {fmt_ms(half['p50_us'])} ms, p99 "
         f"{fmt_ms(half['p99_us'])} ms, max {fmt_ms(half['max_us'])} ms, "
         f"{half['non_2xx']} non-2xx.")
+    add("")
+    es = http["es256"]
+    add("The same release runs on a second server started with `--signing-key-type ec-p256`, "
+        "so tokens and release responses are signed with ES256 (EC P-256) instead of RS256 "
+        "(RSA-3072):")
+    add("")
+    add("| request | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in es["release"]:
+        add(f"| release ES256 | {r['connections']} | {fmt_rate(r['rate'])} | "
+            f"{fmt_ms(r['p50_us'])} | {fmt_ms(r['p90_us'])} | {fmt_ms(r['p99_us'])} | "
+            f"{fmt_ms(r['max_us'])} | {r['non_2xx']} | {r['socket_errors']} |")
+    es_half = es["half_peak"]
+    es_peak = max(r["rate"] for r in es["release"])
+    add("")
+    add(f"Peak ES256 release rate: {fmt_rate(es_peak)}/s. At about half of it (16 connections, "
+        f"each waiting {es_half['delay_ms']} ms before each request, {max(SECONDS, 10)} s): "
+        f"{fmt_rate(es_half['rate'])} releases/s, p50 {fmt_ms(es_half['p50_us'])} ms, p99 "
+        f"{fmt_ms(es_half['p99_us'])} ms, max {fmt_ms(es_half['max_us'])} ms, "
+        f"{es_half['non_2xx']} non-2xx.")
     add("")
     add("## Memory")
     add("")

@@ -139,6 +139,9 @@ absl::StatusOr<Evidence> AzureCvmPlatform::GetEvidence(ByteSpan report_data) {
 
 absl::StatusOr<std::unique_ptr<Platform>> OpenAzureCvm(const PlatformOptions& options) {
   AzureCvmOptions azure;
+  if (!options.tpm_tcti.empty()) {
+    azure.tcti = options.tpm_tcti;
+  }
   if (options.root != "/") {
     azure.event_log_path = options.root + azure.event_log_path;
   }

@@ -64,7 +64,8 @@ class AzureCvmPlatform : public Platform {
   Bytes nonce_;
 };
 
-// OpenAzureCvm opens the platform with the default options (for OpenPlatform).
+// OpenAzureCvm opens the platform with the default options and the TCTI of
+// `options` (for OpenPlatform).
 absl::StatusOr<std::unique_ptr<Platform>> OpenAzureCvm(const PlatformOptions& options);
 
 // AttestAzureGuest runs the Azure flow against a vouch server and returns

@@ -60,6 +60,10 @@ struct PlatformOptions {
   std::string root = "/";
   // Privilege level requested in the report (SEV-SNP VMPL).
   uint32_t vmpl = 0;
+  // TCTI of the TPM for "azure-cvm" (tpm2-tss syntax, for example
+  // "swtpm:host=127.0.0.1,port=2321"). Empty means the kernel's resource
+  // manager, "device:/dev/tpmrm0".
+  std::string tpm_tcti;
 };
 
 // PlatformNames lists the names that OpenPlatform accepts.

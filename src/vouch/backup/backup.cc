@@ -17,6 +17,7 @@ namespace {
 
 constexpr size_t kRootKeyBytes = 32;
 constexpr size_t kBackupKeyBytes = 32;
+constexpr size_t kWrappingKeyBytes = 32;
 
 // ContentWriter appends big-endian integers and u32-length-prefixed byte
 // strings. Its buffer may hold the root key, so it is wiped on destruction.
@@ -162,7 +163,11 @@ absl::StatusOr<store::AuditEvent> ReadAuditEvent(ByteReader& in) {
 //   deleted keys: u32 count, then for each its name, deleted_us,
 //     scheduled_purge_us, a u32 count of versions and the records;
 //   blobs: u32 count, then each name and value;
-//   audit events: u64 count, then the events.
+//   audit events: u64 count, then the events;
+// and from format 2 on:
+//   wrapping key (field, empty unless PKCS#11 keys are wrapped);
+//   wrapped keys: u32 count, then each name, version and wrapped bytes;
+//   sealed secrets: u32 count, then each blob name and secret.
 void EncodeContent(const BackupContents& contents, ContentWriter& out) {
   out.U8(static_cast<uint8_t>(contents.keystore));
   out.Field(contents.root_key.Expose());
@@ -189,6 +194,43 @@ void EncodeContent(const BackupContents& contents, ContentWriter& out) {
   for (const store::AuditEvent& event : contents.audit) {
     WriteAuditEvent(out, event);
   }
+  out.Field(contents.wrapping_key.Expose());
+  out.U32(static_cast<uint32_t>(contents.wrapped_keys.size()));
+  for (const WrappedKey& key : contents.wrapped_keys) {
+    out.Text(key.name);
+    out.Text(key.version);
+    out.Field(key.wrapped);
+  }
+  out.U32(static_cast<uint32_t>(contents.sealed_secrets.size()));
+  for (const SealedSecret& sealed : contents.sealed_secrets) {
+    out.Text(sealed.blob_name);
+    out.Field(sealed.secret.Expose());
+  }
+}
+
+// DecodePkcs11Part reads the part that format 2 appends to the content.
+absl::Status DecodePkcs11Part(ByteReader& in, BackupContents& contents) {
+  VOUCH_ASSIGN_OR_RETURN(const uint32_t wrapping_key_size, in.U32Be("wrapping key"));
+  VOUCH_ASSIGN_OR_RETURN(const ByteSpan wrapping_key, in.Span(wrapping_key_size, "wrapping key"));
+  contents.wrapping_key = SecretBytes(wrapping_key);
+  VOUCH_ASSIGN_OR_RETURN(const uint32_t num_wrapped, in.U32Be("wrapped keys"));
+  for (uint32_t i = 0; i < num_wrapped; ++i) {
+    WrappedKey key;
+    VOUCH_ASSIGN_OR_RETURN(key.name, ReadText(in, "wrapped key name"));
+    VOUCH_ASSIGN_OR_RETURN(key.version, ReadText(in, "wrapped key version"));
+    VOUCH_ASSIGN_OR_RETURN(key.wrapped, ReadField(in, "wrapped key"));
+    contents.wrapped_keys.push_back(std::move(key));
+  }
+  VOUCH_ASSIGN_OR_RETURN(const uint32_t num_secrets, in.U32Be("sealed secrets"));
+  for (uint32_t i = 0; i < num_secrets; ++i) {
+    SealedSecret sealed;
+    VOUCH_ASSIGN_OR_RETURN(sealed.blob_name, ReadText(in, "sealed secret blob name"));
+    VOUCH_ASSIGN_OR_RETURN(const uint32_t secret_size, in.U32Be("sealed secret"));
+    VOUCH_ASSIGN_OR_RETURN(const ByteSpan secret, in.Span(secret_size, "sealed secret"));
+    sealed.secret = SecretBytes(secret);
+    contents.sealed_secrets.push_back(std::move(sealed));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DeletedKeyBackup> ReadDeletedKey(ByteReader& in) {
@@ -214,7 +256,7 @@ absl::StatusOr<DeletedKeyBackup> ReadDeletedKey(ByteReader& in) {
   return deleted;
 }
 
-absl::StatusOr<BackupContents> DecodeContent(ByteSpan content) {
+absl::StatusOr<BackupContents> DecodeContent(ByteSpan content, uint32_t format_version) {
   ByteReader in(content, "backup content");
   BackupContents contents;
   VOUCH_ASSIGN_OR_RETURN(const uint8_t kind, in.U8("key store kind"));
@@ -250,6 +292,9 @@ absl::StatusOr<BackupContents> DecodeContent(ByteSpan content) {
     VOUCH_ASSIGN_OR_RETURN(store::AuditEvent event, ReadAuditEvent(in));
     contents.audit.push_back(std::move(event));
   }
+  if (format_version >= 2) {
+    VOUCH_RETURN_IF_ERROR(DecodePkcs11Part(in, contents));
+  }
   VOUCH_RETURN_IF_ERROR(in.ExpectEnd());
   return contents;
 }
@@ -279,6 +324,40 @@ Bytes EncodeHeader(const BackupHeader& header) {
   bytes.insert(bytes.end(), header.content_sha256.begin(), header.content_sha256.end());
   out.U64(header.ciphertext_bytes);
   return Bytes(bytes);
+}
+
+// CheckPkcs11Part checks that every wrapped key belongs to a key version of
+// the backup, once, and every sealed secret to a blob.
+absl::Status CheckPkcs11Part(const BackupContents& contents, const std::set<std::string>& versions,
+                             const std::set<std::string>& blob_names) {
+  const bool has_part = !contents.wrapping_key.empty() || !contents.wrapped_keys.empty() ||
+                        !contents.sealed_secrets.empty();
+  if (has_part && contents.keystore != KeyStoreKind::kPkcs11) {
+    return absl::DataLossError("backup: a software key store backup contains PKCS#11 keys");
+  }
+  const size_t want_wrapping_key = contents.wrapped_keys.empty() ? 0 : kWrappingKeyBytes;
+  if (contents.wrapping_key.size() != want_wrapping_key) {
+    return absl::DataLossError(fmt::format("backup: wrapping key of {} bytes, want {}",
+                                           contents.wrapping_key.size(), want_wrapping_key));
+  }
+  std::set<std::string> wrapped;
+  for (const WrappedKey& key : contents.wrapped_keys) {
+    const std::string id = key.name + "/" + key.version;
+    if (versions.count(id) == 0 || !wrapped.insert(id).second || key.wrapped.empty()) {
+      return absl::DataLossError(fmt::format(
+          "backup: wrapped key {} version {} is empty, appears twice or has no key record",
+          key.name, key.version));
+    }
+  }
+  std::set<std::string> secrets;
+  for (const SealedSecret& sealed : contents.sealed_secrets) {
+    if (blob_names.count(sealed.blob_name) == 0 || !secrets.insert(sealed.blob_name).second ||
+        sealed.secret.empty()) {
+      return absl::DataLossError(fmt::format(
+          "backup: sealed secret {} is empty, appears twice or has no blob", sealed.blob_name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // CheckContents compares the decoded content with the header and checks
@@ -327,6 +406,7 @@ absl::Status CheckContents(const BackupHeader& header, const BackupContents& con
       return absl::DataLossError(fmt::format("backup: blob {} appears twice", blob.name));
     }
   }
+  VOUCH_RETURN_IF_ERROR(CheckPkcs11Part(contents, versions, blob_names));
   return store::VerifyAuditChain(contents.audit);
 }
 
@@ -462,9 +542,11 @@ absl::StatusOr<BackupHeader> ParseBackupHeader(ByteSpan file) {
 
   BackupHeader header;
   VOUCH_ASSIGN_OR_RETURN(header.format_version, in.U32Be("format version"));
-  if (header.format_version != kBackupFormatVersion) {
-    return InvalidArgumentf("backup header: format version {}, this build reads {}",
-                            header.format_version, kBackupFormatVersion);
+  if (header.format_version < kMinBackupFormatVersion ||
+      header.format_version > kBackupFormatVersion) {
+    return InvalidArgumentf("backup header: format version {}, this build reads {} to {}",
+                            header.format_version, kMinBackupFormatVersion,
+                            kBackupFormatVersion);
   }
 
   VOUCH_ASSIGN_OR_RETURN(header.backup_id, in.Copy(kBackupIdBytes, "backup id"));
@@ -527,7 +609,8 @@ absl::StatusOr<BackupContents> OpenBackup(ByteSpan file, std::span<const BackupS
   if (crypto::Sha256(content->Expose()) != header.content_sha256) {
     return absl::DataLossError("backup: the content's SHA-256 differs from the header's");
   }
-  VOUCH_ASSIGN_OR_RETURN(BackupContents contents, DecodeContent(content->Expose()));
+  VOUCH_ASSIGN_OR_RETURN(BackupContents contents,
+                         DecodeContent(content->Expose(), header.format_version));
   contents.header = std::move(header);
   VOUCH_RETURN_IF_ERROR(CheckContents(contents.header, contents));
   return contents;
@@ -547,7 +630,8 @@ absl::Status CheckStoreEmpty(store::Store& store) {
       keys.size(), deleted.size(), blobs.size(), audit.empty() ? "no" : "some");
 }
 
-absl::Status RestoreToStore(const BackupContents& contents, store::Store& store) {
+absl::Status RestoreToStore(const BackupContents& contents, store::Store& store,
+                            const std::vector<NamedBlob>* blobs) {
   VOUCH_RETURN_IF_ERROR(CheckStoreEmpty(store));
   for (const store::KeyRecord& record : contents.keys) {
     VOUCH_RETURN_IF_ERROR(store.PutKeyVersion(record));
@@ -559,7 +643,7 @@ absl::Status RestoreToStore(const BackupContents& contents, store::Store& store)
     VOUCH_RETURN_IF_ERROR(store.SoftDeleteKey(deleted.key.name, deleted.key.deleted,
                                               deleted.key.scheduled_purge, nullptr));
   }
-  for (const NamedBlob& blob : contents.blobs) {
+  for (const NamedBlob& blob : blobs != nullptr ? *blobs : contents.blobs) {
     VOUCH_RETURN_IF_ERROR(store.PutBlob(blob.name, blob.value));
   }
   for (const store::AuditEvent& event : contents.audit) {

@@ -9,14 +9,15 @@
 // backup key is split M-of-N with Shamir secret sharing (shamir.h) into
 // share files (share_file.h) for different custodians.
 //
-// File format 1, integers big-endian:
+// File format 2, integers big-endian (format 1 is the same without the
+// PKCS#11 part at the end of the content; OpenBackup reads both):
 //   0   magic "VOUCHBAK" (8 bytes)
-//   8   format version, u32 (1)
+//   8   format version, u32 (2)
 //   12  backup id (16 random bytes), also written in every share file
 //   28  created, Unix microseconds, i64
 //   36  threshold M, u8; number of shares N, u8
 //   38  key store kind, u8: 1 software (the root key is inside), 2 PKCS#11
-//       (token objects are referenced only; see docs/backup.md)
+//       (extractable token keys are inside, wrapped; see pkcs11_backup.h)
 //   39  key versions, u32; deleted keys, u32; blobs, u32; audit events, u64
 //   59  SHA-256 of the plaintext content (32 bytes)
 //   91  ciphertext length, u64
@@ -49,7 +50,9 @@
 namespace vouch::backup {
 
 inline constexpr char kBackupMagic[] = "VOUCHBAK";
-inline constexpr uint32_t kBackupFormatVersion = 1;
+inline constexpr uint32_t kBackupFormatVersion = 2;
+// The oldest format version OpenBackup reads.
+inline constexpr uint32_t kMinBackupFormatVersion = 1;
 inline constexpr size_t kBackupHeaderBytes = 99;
 // kMaxBackupBytes limits the file a restore reads into memory.
 inline constexpr size_t kMaxBackupBytes = size_t{1} << 30;
@@ -86,6 +89,22 @@ struct NamedBlob {
   Bytes value;
 };
 
+// WrappedKey is one PKCS#11 key version wrapped under the backup's
+// wrapping key (Pkcs11KeyStore::ExportWrapped output).
+struct WrappedKey {
+  std::string name;
+  std::string version;
+  Bytes wrapped;
+};
+
+// SealedSecret is the secret of a named blob that the PKCS#11 key store
+// sealed under the blob's name. The token's seal key cannot leave the
+// token, so a restore seals the secret again under the target token's key.
+struct SealedSecret {
+  std::string blob_name;
+  SecretBytes secret;
+};
+
 // BackupContents is the decrypted and checked content of a backup.
 struct BackupContents {
   BackupHeader header;
@@ -95,6 +114,13 @@ struct BackupContents {
   std::vector<DeletedKeyBackup> deleted_keys;
   std::vector<NamedBlob> blobs;
   std::vector<store::AuditEvent> audit;  // with sequence, prev_hash and hash
+  // PKCS#11 only, format 2 (pkcs11_backup.h): the 32-byte key the token
+  // keys are wrapped under (empty when none is), the wrapped keys, and the
+  // secrets of sealed blobs. A key version without a wrapped key was backed
+  // up as a reference only.
+  SecretBytes wrapping_key;
+  std::vector<WrappedKey> wrapped_keys;
+  std::vector<SealedSecret> sealed_secrets;
 };
 
 // BackupSource is the instance to back up.
@@ -155,12 +181,14 @@ absl::StatusOr<BackupContents> OpenBackup(ByteSpan file, std::span<const BackupS
 absl::Status CheckStoreEmpty(store::Store& store);
 
 // RestoreToStore writes `contents` into an empty store: key versions in
-// their order, soft deletions, blobs, then the audit events one by one.
+// their order, soft deletions, blobs (`blobs` in place of contents.blobs
+// when given), then the audit events one by one.
 // The store recomputes the audit chain, and RestoreToStore checks that
 // every recomputed hash equals the backup's (DataLoss otherwise). The
 // writes are separate transactions; callers that need all-or-nothing write
-// into a staging store first (see cli/backup.cc).
-absl::Status RestoreToStore(const BackupContents& contents, store::Store& store);
+// into a staging store first (restore.h does).
+absl::Status RestoreToStore(const BackupContents& contents, store::Store& store,
+                            const std::vector<NamedBlob>* blobs = nullptr);
 
 }  // namespace vouch::backup
 

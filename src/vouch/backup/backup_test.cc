@@ -376,9 +376,12 @@ TEST_F(BackupTest, HeaderCountIsAuthenticated) {
 
 TEST_F(BackupTest, RejectsUnknownFormatVersion) {
   Bytes edited = backup_.file;
-  edited[11] = 2;
+  edited[11] = 3;
   EXPECT_THAT(ParseBackupHeader(edited),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 2")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 3")));
+  edited[11] = 0;
+  EXPECT_THAT(ParseBackupHeader(edited),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 0")));
 }
 
 TEST_F(BackupTest, RejectsBrokenAuditChainInside) {

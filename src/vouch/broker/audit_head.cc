@@ -115,7 +115,13 @@ absl::StatusOr<store::AuditEvent> MakeAuditHead(const store::AuditEvent& newest,
 
 AuditHeadSigner::AuditHeadSigner(store::Store* store, EVP_PKEY* signing_key,
                                  AuditHeadOptions options)
-    : store_(store), signing_key_(signing_key), options_(options) {}
+    : store_(store), options_(options), signing_key_(signing_key) {}
+
+void AuditHeadSigner::SetSigningKey(crypto::SslPtr<EVP_PKEY> signing_key) {
+  MutexLock lock(&mu_);
+  signing_key_ = signing_key.get();
+  owned_signing_key_ = std::move(signing_key);
+}
 
 absl::Status AuditHeadSigner::LoadLastHead(absl::Time now) {
   if (loaded_) {
@@ -148,7 +154,7 @@ absl::StatusOr<bool> AuditHeadSigner::SignLocked(const store::AuditEvent& newest
 }
 
 absl::StatusOr<bool> AuditHeadSigner::SignIfDue(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_RETURN_IF_ERROR(LoadLastHead(now));
   VOUCH_ASSIGN_OR_RETURN(const std::vector<store::AuditEvent> newest, store_->ReadAudit(1));
   if (newest.empty() || newest.back().sequence <= last_head_sequence_) {
@@ -163,7 +169,7 @@ absl::StatusOr<bool> AuditHeadSigner::SignIfDue(absl::Time now) {
 }
 
 absl::StatusOr<bool> AuditHeadSigner::Sign(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(const std::vector<store::AuditEvent> newest, store_->ReadAudit(1));
   if (newest.empty()) {
     return false;

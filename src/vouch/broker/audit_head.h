@@ -30,8 +30,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "vouch/base/mutex.h"
+#include "vouch/crypto/ssl_ptr.h"
 #include "vouch/store/store.h"
 
 namespace vouch::broker {
@@ -62,15 +63,21 @@ class AuditHeadSigner {
   // a head or the log is empty, and returns whether it did.
   absl::StatusOr<bool> Sign(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // SetSigningKey makes later heads use `signing_key`. The signer keeps a
+  // reference to it, so the caller may release its own.
+  void SetSigningKey(crypto::SslPtr<EVP_PKEY> signing_key) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   absl::StatusOr<bool> SignLocked(const store::AuditEvent& newest, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLastHead(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* store_;
-  EVP_PKEY* signing_key_;
   const AuditHeadOptions options_;
-  absl::Mutex mu_;
+  Mutex mu_;
+  EVP_PKEY* signing_key_ ABSL_GUARDED_BY(mu_);
+  // The key from SetSigningKey; null while the constructor's borrowed key is in use.
+  crypto::SslPtr<EVP_PKEY> owned_signing_key_ ABSL_GUARDED_BY(mu_);
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   int64_t last_head_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_head_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

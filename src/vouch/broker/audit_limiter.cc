@@ -5,7 +5,7 @@
 namespace vouch::broker {
 
 AuditDecision InvalidTokenAuditLimiter::AdmitDenial(std::string_view key, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   AuditDecision decision;
   // The untracked window is reported by whichever denial comes after it, as
   // its names may never come back.
@@ -36,7 +36,7 @@ AuditDecision InvalidTokenAuditLimiter::AdmitDenial(std::string_view key, absl::
 
 std::optional<SuppressedDenials> InvalidTokenAuditLimiter::TakeEndedSummary(std::string_view key,
                                                                              absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const auto it = windows_.find(key);
   if (it == windows_.end() || !Ended(it->second, now)) {
     return std::nullopt;

@@ -32,8 +32,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+#include "vouch/base/mutex.h"
 
 namespace vouch::broker {
 
@@ -92,7 +93,7 @@ class InvalidTokenAuditLimiter {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const InvalidTokenAuditLimits limits_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, Window, std::less<>> windows_ ABSL_GUARDED_BY(mu_);
   Window untracked_ ABSL_GUARDED_BY(mu_);
   Window total_ ABSL_GUARDED_BY(mu_);

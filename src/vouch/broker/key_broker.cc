@@ -152,6 +152,11 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> FindTargetKey(const nlohmann::json& cla
 
 absl::StatusOr<std::unique_ptr<KeyBroker>> KeyBroker::Create(KeyBrokerDeps deps,
                                                              InvalidTokenAuditLimits audit_limits) {
+  if (deps.key_source != nullptr) {
+    const ReleaseKeys keys = deps.key_source->Current();
+    deps.validator = keys.validator;
+    deps.signing_key = keys.signing_key;
+  }
   if (deps.store == nullptr || deps.keystore == nullptr || deps.validator == nullptr ||
       deps.signing_key == nullptr) {
     return InvalidArgumentf("key broker: store, keystore, validator and signing key are required");
@@ -162,6 +167,11 @@ absl::StatusOr<std::unique_ptr<KeyBroker>> KeyBroker::Create(KeyBrokerDeps deps,
   }
   VOUCH_ASSIGN_OR_RETURN(const crypto::JwsAlg alg, token::SigningAlgForKey(deps.signing_key));
   VOUCH_ASSIGN_OR_RETURN(Json jwk, token::PublicJwk(deps.signing_key, alg));
+  if (deps.key_source != nullptr) {
+    // Borrowed from one set of the source, which may go away on its next change.
+    deps.validator = nullptr;
+    deps.signing_key = nullptr;
+  }
   std::unique_ptr<KeyBroker> broker(new KeyBroker(deps, audit_limits));
   broker->jwks_ = Json{{"keys", Json::array({std::move(jwk)})}};
   return broker;
@@ -180,7 +190,17 @@ absl::StatusOr<nlohmann::json> KeyBroker::Release(std::string_view name, std::st
 
   // The token comes first, so that callers without a valid token learn
   // nothing about which keys exist.
-  absl::StatusOr<Json> claims = deps_.validator->Validate(request.target, now);
+  ReleaseKeys keys = CurrentKeys();
+  absl::StatusOr<Json> claims = keys.validator->Validate(request.target, now);
+  if (!claims.ok() && deps_.key_source != nullptr) {
+    // The token may be signed by a key that another node rotated in after
+    // this node last read the signing keys.
+    if (std::optional<ReleaseKeys> reloaded =
+            deps_.key_source->ReloadForToken(request.target, keys)) {
+      keys = *std::move(reloaded);
+      claims = keys.validator->Validate(request.target, now);
+    }
+  }
   if (!claims.ok()) {
     AuditInvalidToken(name, requested, claims.status(), now);
     return claims.status();
@@ -197,7 +217,8 @@ absl::StatusOr<nlohmann::json> KeyBroker::Release(std::string_view name, std::st
   }
   const std::string target = fmt::format("keys/{}/{}", record->name, record->version);
 
-  absl::StatusOr<Json> response = ReleaseVerified(*record, *claims, request, base_url);
+  absl::StatusOr<Json> response =
+      ReleaseVerified(*record, *claims, request, base_url, keys.signing_key);
   if (!response.ok()) {
     AuditRelease(name, actor, target, "denied",
                  fmt::format("{}: {}", context, response.status().ToString()), now)
@@ -220,7 +241,8 @@ absl::StatusOr<nlohmann::json> KeyBroker::Release(std::string_view name, std::st
 absl::StatusOr<nlohmann::json> KeyBroker::ReleaseVerified(const store::KeyRecord& record,
                                                           const nlohmann::json& claims,
                                                           const ReleaseRequest& request,
-                                                          std::string_view base_url) {
+                                                          std::string_view base_url,
+                                                          EVP_PKEY* signing_key) {
   if (!record.enabled) {
     return PermissionDeniedf("key {} version {} is disabled", record.name, record.version);
   }
@@ -261,7 +283,14 @@ absl::StatusOr<nlohmann::json> KeyBroker::ReleaseVerified(const store::KeyRecord
   released.updated = record.updated;
   released.release_policy = record.release_policy;
   released.tags_json = record.tags_json;
-  return SignReleaseResponse(deps_.signing_key, BuildReleasePayload(released));
+  return SignReleaseResponse(signing_key, BuildReleasePayload(released));
+}
+
+ReleaseKeys KeyBroker::CurrentKeys() const {
+  if (deps_.key_source != nullptr) {
+    return deps_.key_source->Current();
+  }
+  return ReleaseKeys{nullptr, deps_.validator, deps_.signing_key};
 }
 
 absl::Status KeyBroker::Audit(std::string actor, std::string operation, std::string target,

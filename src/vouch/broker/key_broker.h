@@ -44,6 +44,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -86,6 +87,28 @@ inline constexpr char kPurgeProtectionBlob[] = "settings.purge-protection";
 // The actor of audit records for changes made with the admin credential.
 inline constexpr std::string_view kAdminActor = "admin";
 
+// ReleaseKeys is one set of the keys a release uses: the validator of
+// release tokens and the private key that signs release responses. `owner`
+// keeps both alive while a release uses them.
+struct ReleaseKeys {
+  std::shared_ptr<const void> owner;
+  const token::TokenValidator* validator = nullptr;
+  EVP_PKEY* signing_key = nullptr;
+};
+
+// ReleaseKeySource supplies the release keys of a node whose token signing
+// keys can change while it runs. Release takes one set per request, so a
+// request never mixes keys of two sets.
+class ReleaseKeySource {
+ public:
+  virtual ~ReleaseKeySource() = default;
+  virtual ReleaseKeys Current() const = 0;
+  // ReloadForToken is called when `keys` rejected token `jwt`. It returns a
+  // newer set to validate `jwt` again with, or nullopt when there is none.
+  virtual std::optional<ReleaseKeys> ReloadForToken(std::string_view jwt,
+                                                    const ReleaseKeys& keys) = 0;
+};
+
 // Dependencies are borrowed and must outlive the broker.
 struct KeyBrokerDeps {
   store::Store* store = nullptr;
@@ -93,6 +116,9 @@ struct KeyBrokerDeps {
   const token::TokenValidator* validator = nullptr;
   // Private key that signs release responses (RSA, or EC P-256/P-384).
   EVP_PKEY* signing_key = nullptr;
+  // When set, releases take the validator and signing key from this source
+  // instead of `validator` and `signing_key`, which may then be null.
+  ReleaseKeySource* key_source = nullptr;
   // Days a deleted key stays recoverable: kMinRecoveryDays to kMaxRecoveryDays.
   int recovery_days = kDefaultRecoveryDays;
 };
@@ -196,7 +222,7 @@ class KeyBroker {
                                          std::string_view base_url, absl::Time now);
 
   // Jwks returns the JWKS of the key that signs release responses, so an
-  // agent can verify them.
+  // agent can verify them. With a key source, it is the key at Create.
   nlohmann::json Jwks() const { return jwks_; }
 
  private:
@@ -206,7 +232,10 @@ class KeyBroker {
   absl::StatusOr<nlohmann::json> ReleaseVerified(const store::KeyRecord& record,
                                                  const nlohmann::json& claims,
                                                  const ReleaseRequest& request,
-                                                 std::string_view base_url);
+                                                 std::string_view base_url,
+                                                 EVP_PKEY* signing_key);
+  // CurrentKeys returns the key source's current set, or the fixed keys.
+  ReleaseKeys CurrentKeys() const;
   absl::Status Audit(std::string actor, std::string operation, std::string target,
                      std::string outcome, std::string detail, absl::Time now);
   // AuditRefusal records a change that was refused because of the key's

@@ -2,17 +2,21 @@
 //
 //   vouch backup create --data DIR [--config FILE] [--store sqlite|postgres]
 //       [--postgres-url-file F] [--postgres-schema S] [--keystore software|pkcs11]
+//       [PKCS#11 flags] [--pkcs11-references-only]
 //       --out FILE --shares N --threshold M --share-out DIR
 //   vouch backup restore --in FILE --share F1 --share F2 ... --data DIR
 //       [--config FILE] [--store ...] [--postgres-url-file F] [--postgres-schema S]
+//       [--keystore software|pkcs11] [PKCS#11 flags]
+// PKCS#11 flags: --pkcs11-module, --pkcs11-token-label or --pkcs11-slot,
+// --pkcs11-pin-file (or VOUCH_PKCS11_PIN), as for vouch serve.
 //
 // create writes the encrypted backup and N share files (mode 0600) of which
-// any M restore it. restore reads every share and the whole backup, then
-// decrypts and verifies everything in memory before it writes anything, and
-// writes only into an empty instance. With SQLite it builds the new data
-// folder beside the target and renames it into place, so the target gets all
-// of it or nothing. Shares, the backup key and the root key are never printed.
-// The format and the procedure are in docs/backup.md.
+// any M restore it; with a PKCS#11 key store it exports the token's keys
+// wrapped (backup/pkcs11_backup.h). restore reads every share and the whole
+// backup, then decrypts and verifies everything in memory before it writes
+// anything, and writes only into an empty instance, all or nothing
+// (backup/restore.h). Shares, the backup key and the root key are never
+// printed. The format and the procedure are in docs/backup.md.
 #include "vouch/backup/backup.h"
 
 #include <fcntl.h>
@@ -29,15 +33,19 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "vouch/backup/pkcs11_backup.h"
+#include "vouch/backup/restore.h"
 #include "vouch/backup/share_file.h"
 #include "vouch/base/file.h"
 #include "vouch/base/secret_bytes.h"
 #include "vouch/base/status.h"
 #include "vouch/cli/command.h"
+#include "vouch/keystore/pkcs11_keystore.h"
 #include "vouch/keystore/software_keystore.h"
 #include "vouch/server/config.h"
 #include "vouch/server/dr_mode.h"
 #include "vouch/server/service.h"
+#include "vouch/store/audit.h"
 #include "vouch/store/postgres_store.h"
 #include "vouch/store/sqlite_store.h"
 
@@ -52,6 +60,12 @@ struct BackupFlags {
   CLI::Option* postgres_url_file = nullptr;
   CLI::Option* postgres_schema = nullptr;
   CLI::Option* keystore = nullptr;
+  CLI::Option* pkcs11_module = nullptr;
+  CLI::Option* pkcs11_token_label = nullptr;
+  CLI::Option* pkcs11_slot = nullptr;
+  uint64_t pkcs11_slot_value = 0;
+  CLI::Option* pkcs11_pin_file = nullptr;
+  bool pkcs11_references_only = false;
 
   std::string out;
   std::string share_out;
@@ -82,6 +96,12 @@ absl::StatusOr<server::Config> BuildConfig(const BackupFlags& flags) {
   apply(flags.postgres_url_file, config.postgres_url_file, values.postgres_url_file);
   apply(flags.postgres_schema, config.postgres_schema, values.postgres_schema);
   apply(flags.keystore, config.keystore, values.keystore);
+  apply(flags.pkcs11_module, config.pkcs11_module, values.pkcs11_module);
+  apply(flags.pkcs11_token_label, config.pkcs11_token_label, values.pkcs11_token_label);
+  apply(flags.pkcs11_pin_file, config.pkcs11_pin_file, values.pkcs11_pin_file);
+  if (flags.pkcs11_slot != nullptr && flags.pkcs11_slot->count() > 0) {
+    config.pkcs11_slot = flags.pkcs11_slot_value;
+  }
   if (config.data_dir.empty()) {
     return InvalidArgumentf("no data folder: pass --data DIR or a config file with data_dir");
   }
@@ -118,6 +138,16 @@ absl::StatusOr<OpenedStore> OpenPostgres(const server::Config& config) {
   store::PostgresStore* raw = postgres.get();
   return OpenedStore{std::move(postgres),
                      [raw](std::string_view name) { return raw->ListDeletedKeyVersions(name); }};
+}
+
+// OpenToken opens the PKCS#11 token of `config`, as vouch serve does.
+absl::StatusOr<std::unique_ptr<keystore::Pkcs11KeyStore>> OpenToken(const server::Config& config) {
+  keystore::Pkcs11Options options;
+  options.module_path = config.pkcs11_module;
+  options.token_label = config.pkcs11_token_label;
+  options.slot = config.pkcs11_slot;
+  VOUCH_ASSIGN_OR_RETURN(options.pin, keystore::ReadPkcs11Pin(config.pkcs11_pin_file));
+  return keystore::Pkcs11KeyStore::Open(std::move(options));
 }
 
 bool Exists(const std::string& path) {
@@ -174,15 +204,13 @@ absl::Status RunCreate(const BackupFlags& flags) {
 
   backup::BackupSource source;
   SecretBytes root_key;
+  std::unique_ptr<keystore::Pkcs11KeyStore> token;
   if (config.keystore == "software") {
     VOUCH_ASSIGN_OR_RETURN(root_key, ReadRootKey(config.data_dir));
     source.root_key = &root_key;
   } else {
     source.keystore = backup::KeyStoreKind::kPkcs11;
-    std::fprintf(stderr,
-                 "vouch backup create: PKCS#11 keys stay in the token; the backup holds "
-                 "references to them. Back up the token itself (softhsm2-util or the HSM "
-                 "vendor's tool; see docs/backup.md).\n");
+    VOUCH_ASSIGN_OR_RETURN(token, OpenToken(config));
   }
 
   OpenedStore opened;
@@ -198,8 +226,17 @@ absl::Status RunCreate(const BackupFlags& flags) {
   source.store = opened.store.get();
   source.deleted_key_versions = opened.deleted_versions;
 
+  VOUCH_ASSIGN_OR_RETURN(backup::BackupContents contents, backup::ReadSource(source));
+  VOUCH_RETURN_IF_ERROR(Prefix("backup: the audit log of the store does not verify",
+                               store::VerifyAuditChain(contents.audit)));
+  std::vector<std::string> references_only;
+  if (token != nullptr) {
+    VOUCH_ASSIGN_OR_RETURN(references_only, backup::AddPkcs11KeyMaterial(
+                                                *token, contents, flags.pkcs11_references_only));
+  }
   VOUCH_ASSIGN_OR_RETURN(const backup::CreatedBackup created,
-                         backup::CreateBackup(source, flags.threshold, flags.num_shares));
+                         backup::SealContents(std::move(contents), flags.threshold,
+                                              flags.num_shares, absl::Now()));
 
   // Share files first, into a folder that only the owner can enter.
   if (mkdir(flags.share_out.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -227,6 +264,10 @@ absl::Status RunCreate(const BackupFlags& flags) {
   for (const std::string& path : share_paths) {
     std::printf("    %s\n", path.c_str());
   }
+  if (!references_only.empty()) {
+    std::printf("  without key material (back up the token for these): %s\n",
+                fmt::format("{}", fmt::join(references_only, ", ")).c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -245,72 +286,27 @@ absl::StatusOr<backup::BackupContents> ReadAndOpen(const BackupFlags& flags) {
   return backup::OpenBackup(file, shares);
 }
 
-// RestoreSqlite builds the data folder in a staging folder beside the
-// target and renames it into place. rename(2) replaces an empty folder
-// atomically, so the target ends up either empty or complete.
-absl::Status RestoreSqlite(const backup::BackupContents& contents, const std::string& data_dir) {
-  std::error_code error;
-  if (std::filesystem::exists(data_dir, error) && !std::filesystem::is_empty(data_dir, error)) {
-    return FailedPreconditionf("{} is not empty: restore only into a new or empty folder",
-                               data_dir);
-  }
-  const std::filesystem::path target = std::filesystem::absolute(data_dir, error);
-  std::string staging =
-      (target.parent_path() / ("." + target.filename().string() + ".restore-XXXXXX")).string();
-  if (mkdtemp(staging.data()) == nullptr) {
-    return FailedPreconditionf("cannot create a staging folder beside {}: {}", data_dir,
-                               std::strerror(errno));
-  }
-  const absl::Status status = [&]() -> absl::Status {
-    {
-      VOUCH_ASSIGN_OR_RETURN(OpenedStore opened, OpenSqlite(staging + "/" + server::kDatabaseFile));
-      VOUCH_RETURN_IF_ERROR(backup::RestoreToStore(contents, *opened.store));
-    }
-    if (contents.keystore == backup::KeyStoreKind::kSoftware) {
-      VOUCH_RETURN_IF_ERROR(
-          WriteNewFile(staging + "/" + server::kRootKeyFile, contents.root_key.Expose(), 0600));
-    }
-    if (rename(staging.c_str(), target.c_str()) != 0) {
-      return FailedPreconditionf("cannot move {} to {}: {}", staging, target.string(),
-                                 std::strerror(errno));
-    }
-    return absl::OkStatus();
-  }();
-  if (!status.ok()) {
-    std::filesystem::remove_all(staging, error);
-  }
-  return status;
-}
-
-// RestorePostgres checks that the database and the data folder are empty,
-// writes the store, then the root key.
-absl::Status RestorePostgres(const backup::BackupContents& contents, const server::Config& config) {
-  const std::string root_key = config.data_dir + "/" + server::kRootKeyFile;
-  if (contents.keystore == backup::KeyStoreKind::kSoftware && Exists(root_key)) {
-    return FailedPreconditionf("{} exists: restore only into a new instance", root_key);
-  }
-  VOUCH_ASSIGN_OR_RETURN(OpenedStore opened, OpenPostgres(config));
-  VOUCH_RETURN_IF_ERROR(backup::CheckStoreEmpty(*opened.store));
-  if (mkdir(config.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return FailedPreconditionf("cannot create {}: {}", config.data_dir, std::strerror(errno));
-  }
-  // NOTE: the writes below are separate transactions. If one fails, the
-  // database is partly restored: drop the schema and run the restore again.
-  VOUCH_RETURN_IF_ERROR(backup::RestoreToStore(contents, *opened.store));
-  if (contents.keystore == backup::KeyStoreKind::kSoftware) {
-    VOUCH_RETURN_IF_ERROR(WriteNewFile(root_key, contents.root_key.Expose(), 0600));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status RunRestore(const BackupFlags& flags) {
   VOUCH_ASSIGN_OR_RETURN(const server::Config config, BuildConfig(flags));
   // Everything is decrypted and verified before anything is written.
   VOUCH_ASSIGN_OR_RETURN(const backup::BackupContents contents, ReadAndOpen(flags));
+  backup::RestoreOptions options;
+  options.data_dir = config.data_dir;
+  options.database_file = server::kDatabaseFile;
+  options.root_key_file = server::kRootKeyFile;
+  std::unique_ptr<keystore::Pkcs11KeyStore> token;
+  if (config.keystore == "pkcs11") {
+    VOUCH_ASSIGN_OR_RETURN(token, OpenToken(config));
+    options.token = token.get();
+  }
   if (config.store == "sqlite") {
-    VOUCH_RETURN_IF_ERROR(RestoreSqlite(contents, config.data_dir));
+    VOUCH_RETURN_IF_ERROR(backup::RestoreIntoSqlite(contents, options));
   } else {
-    VOUCH_RETURN_IF_ERROR(RestorePostgres(contents, config));
+    store::PostgresStoreOptions postgres;
+    VOUCH_ASSIGN_OR_RETURN(postgres.conninfo, server::LoadPostgresUrl(config));
+    postgres.schema = config.postgres_schema;
+    postgres.pool_size = 2;
+    VOUCH_RETURN_IF_ERROR(backup::RestoreIntoPostgres(contents, postgres, options));
   }
   const backup::BackupHeader& header = contents.header;
   std::printf("restored backup %s of %s into %s (%s store)\n", HexEncode(header.backup_id).c_str(),
@@ -322,7 +318,14 @@ absl::Status RunRestore(const BackupFlags& flags) {
       header.num_key_versions, header.num_deleted_keys, header.num_blobs,
       static_cast<unsigned long long>(header.num_audit_events));
   if (contents.keystore == backup::KeyStoreKind::kPkcs11) {
-    std::printf("  keys of the PKCS#11 key store are references: restore the token as well\n");
+    std::printf("  %zu PKCS#11 key versions unwrapped into the token, %zu sealed blobs sealed "
+                "again\n",
+                contents.wrapped_keys.size(), contents.sealed_secrets.size());
+    if (contents.wrapped_keys.size() < header.num_key_versions) {
+      std::printf("  %zu key versions had no key material in the backup: restore the token's "
+                  "own backup for them\n",
+                  header.num_key_versions - contents.wrapped_keys.size());
+    }
   }
   return absl::OkStatus();
 }
@@ -338,6 +341,18 @@ void AddStoreFlags(CLI::App& app, BackupFlags& flags) {
                      "File with the PostgreSQL connection string (default: $VOUCH_POSTGRES_URL)");
   flags.postgres_schema = app.add_option("--postgres-schema", flags.flag_values.postgres_schema,
                                          "PostgreSQL schema of vouch's tables");
+  flags.keystore = app.add_option("--keystore", flags.flag_values.keystore,
+                                  "Key store: software (default) or pkcs11");
+  flags.pkcs11_module = app.add_option("--pkcs11-module", flags.flag_values.pkcs11_module,
+                                       "PKCS#11 module path, e.g. /usr/lib/softhsm/libsofthsm2.so");
+  flags.pkcs11_token_label =
+      app.add_option("--pkcs11-token-label", flags.flag_values.pkcs11_token_label,
+                     "PKCS#11 token label (or --pkcs11-slot)");
+  flags.pkcs11_slot =
+      app.add_option("--pkcs11-slot", flags.pkcs11_slot_value, "PKCS#11 slot id");
+  flags.pkcs11_pin_file =
+      app.add_option("--pkcs11-pin-file", flags.flag_values.pkcs11_pin_file,
+                     "File with the token's user PIN, mode 0600 (default: $VOUCH_PKCS11_PIN)");
 }
 
 }  // namespace
@@ -355,8 +370,9 @@ Runner SetupBackup(CLI::App& sub) {
       "Write an encrypted backup of keys, policies and the audit log, with M-of-N "
       "key shares");
   AddStoreFlags(*create, *create_flags);
-  create_flags->keystore = create->add_option("--keystore", create_flags->flag_values.keystore,
-                                              "Key store: software (default) or pkcs11");
+  create->add_flag("--pkcs11-references-only", create_flags->pkcs11_references_only,
+                   "Back up PKCS#11 keys that cannot leave the token (CKA_EXTRACTABLE false) as "
+                   "records without key material; the token needs its own backup");
   create->add_option("--out", create_flags->out, "Backup file to create")->required();
   create->add_option("--shares", create_flags->num_shares, "Number of share files N (2 to 16)")
       ->required();

@@ -20,6 +20,9 @@
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
 #include "vouch/cli/node_harness.h"
+#include "vouch/crypto/key_wrap.h"
+#include "vouch/crypto/keys.h"
+#include "vouch/keystore/softhsm_testing.h"
 #include "vouch/server/service.h"
 #include "vouch/store/audit.h"
 #include "vouch/store/postgres_store.h"
@@ -268,6 +271,129 @@ TEST_F(BackupRestoreTest, RestoredNodeReleasesSameKeys) {
                        sqlite->ListKeyVersions("disk"));
   EXPECT_EQ(disk_versions.size(), 2u);
   EXPECT_OK(sqlite->GetDeletedKey("retired").status());
+}
+
+
+// PKCS#11: keys on a SoftHSM2 token are backed up wrapped by `vouch backup
+// create --keystore pkcs11` and unwrapped into a second, empty token by
+// `vouch backup restore`, which then releases the same key bytes.
+class Pkcs11BackupCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "/vouch-pkcs11-cli-XXXXXX";
+    ASSERT_NE(mkdtemp(folder_.data()), nullptr);
+    ASSERT_OK_AND_ASSIGN(source_token_, keystore::CreateSoftHsmToken(folder_, "source"));
+    ASSERT_OK_AND_ASSIGN(target_token_, keystore::CreateSoftHsmToken(folder_, "target"));
+    pin_file_ = folder_ + "/pin";
+    ASSERT_OK(WriteFileAtomic(pin_file_, AsBytes(source_token_.pin), 0600));
+    data_dir_ = folder_ + "/data";
+    ASSERT_EQ(mkdir(data_dir_.c_str(), 0700), 0);
+
+    // The instance: two AES keys and a sealed signing key blob, written
+    // with the library while no vouch process has the token open.
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<keystore::Pkcs11KeyStore> token,
+                         keystore::Pkcs11KeyStore::Open(source_token_.Options()));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::SqliteStore> store,
+                         store::SqliteStore::Open(data_dir_ + "/" + server::kDatabaseFile));
+    for (const std::string name : {"disk", "locked"}) {
+      store::KeyRecord record;
+      record.name = name;
+      record.version = std::string(32, name == "disk" ? 'a' : 'b');
+      record.created = absl::Now();
+      record.updated = record.created;
+      record.kty = "oct-HSM";
+      record.key_size_bits = 256;
+      record.keystore = "pkcs11";
+      ASSERT_OK_AND_ASSIGN(record.sealed_key,
+                           token->GenerateSymmetric(256, keystore::KeyLabel(name, record.version)));
+      ASSERT_OK(store->PutKeyVersion(record));
+      records_.push_back(record);
+    }
+    ASSERT_OK_AND_ASSIGN(const Bytes sealed, token->Seal(SecretBytes(ToBytes("signing key pem")),
+                                                         server::kSigningKeyBlob));
+    ASSERT_OK(store->PutBlob(server::kSigningKeyBlob, sealed));
+  }
+
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+
+  std::vector<std::string> TokenFlags(const std::string& label) const {
+    return {"--keystore", "pkcs11", "--pkcs11-module", keystore::kSoftHsmModulePath,
+            "--pkcs11-token-label", label, "--pkcs11-pin-file", pin_file_};
+  }
+
+  // ReleasedAes releases `record` from the token of `token_info` and unwraps it.
+  absl::StatusOr<SecretBytes> ReleasedAes(const keystore::SoftHsmToken& token_info,
+                                          const store::KeyRecord& record) {
+    VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<keystore::Pkcs11KeyStore> token,
+                           keystore::Pkcs11KeyStore::Open(token_info.Options()));
+    VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> requester,
+                           crypto::GenerateRsaKey(2048));
+    VOUCH_ASSIGN_OR_RETURN(
+        const Bytes wrapped,
+        token->WrapForRelease(record.sealed_key, keystore::KeyLabel(record.name, record.version),
+                              requester.get(), crypto::HashAlg::kSha1));
+    return crypto::RsaAesKeyUnwrap(requester.get(), crypto::HashAlg::kSha1, wrapped);
+  }
+
+  std::string folder_;
+  keystore::SoftHsmToken source_token_;
+  keystore::SoftHsmToken target_token_;
+  std::string pin_file_;
+  std::string data_dir_;
+  std::vector<store::KeyRecord> records_;
+};
+
+TEST_F(Pkcs11BackupCliTest, RestoresKeysIntoNewToken) {
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<keystore::Pkcs11KeyStore> token,
+                         keystore::Pkcs11KeyStore::Open(source_token_.Options()));
+    ASSERT_OK(token->SetNotExtractableForTest(
+        records_[1].sealed_key, keystore::KeyLabel(records_[1].name, records_[1].version)));
+  }
+  const std::string backup_file = folder_ + "/vouch.backup";
+  const std::vector<std::string> create = {"backup",    "create", "--data", data_dir_,
+                                           "--out",     backup_file, "--shares", "2",
+                                           "--threshold", "2",    "--share-out",
+                                           folder_ + "/shares"};
+
+  // A key that cannot leave the token stops the backup, named.
+  const CommandResult refused = RunVouch(folder_, Concat(create, TokenFlags("source")));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output, HasSubstr("key:locked:"));
+  EXPECT_THAT(refused.output, HasSubstr("CKA_EXTRACTABLE false"));
+  EXPECT_FALSE(std::filesystem::exists(backup_file));
+
+  const CommandResult created = RunVouch(
+      folder_, Concat(Concat(create, TokenFlags("source")), {"--pkcs11-references-only"}));
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_THAT(created.output, HasSubstr("without key material"));
+
+  const std::string restored_dir = folder_ + "/restored";
+  const CommandResult restored = RunVouch(
+      folder_, Concat(Concat(RestoreArgs(backup_file, ShareFiles(folder_ + "/shares")),
+                             {"--data", restored_dir}),
+                      TokenFlags("target")));
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  EXPECT_THAT(restored.output, HasSubstr("1 PKCS#11 key versions unwrapped"));
+  EXPECT_THAT(restored.output, HasSubstr("1 key versions had no key material"));
+
+  ASSERT_OK_AND_ASSIGN(const SecretBytes from_source, ReleasedAes(source_token_, records_[0]));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes from_target, ReleasedAes(target_token_, records_[0]));
+  EXPECT_TRUE(from_source == from_target);
+  EXPECT_THAT(ReleasedAes(target_token_, records_[1]),
+              vouch::testing::StatusIs(absl::StatusCode::kUnauthenticated));
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::SqliteStore> store,
+                       store::SqliteStore::Open(restored_dir + "/" + server::kDatabaseFile));
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> blob, store->GetBlob(server::kSigningKeyBlob));
+  ASSERT_TRUE(blob.has_value());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<keystore::Pkcs11KeyStore> target,
+                       keystore::Pkcs11KeyStore::Open(target_token_.Options()));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes pem, target->Unseal(*blob, server::kSigningKeyBlob));
+  EXPECT_EQ(ToString(pem.Expose()), "signing key pem");
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ Runner SetupPolicy(CLI::App& sub);  // policy.cc
 Runner SetupCollateral(CLI::App& sub);  // collateral.cc
 Runner SetupDr(CLI::App& sub);  // dr.cc
 Runner SetupBackup(CLI::App& sub);  // backup.cc
+Runner SetupTpm(CLI::App& sub);  // tpm.cc
 
 }  // namespace vouch::cli
 

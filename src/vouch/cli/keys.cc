@@ -398,8 +398,8 @@ Runner SetupKeys(CLI::App& sub) {
 
   CLI::App* rotate_signing_key_cmd = sub.add_subcommand(
       "rotate-signing-key",
-      "Replace the token signing key, keeping the previous one in /certs; restart every node "
-      "afterwards so that all of them sign with the new key");
+      "Replace the token signing key, keeping the previous one in /certs. The node that "
+      "rotates signs with the new key at once; the others within --signing-key-reload-seconds");
   AddCommonFlags(*rotate_signing_key_cmd, *common);
 
   CLI::App* policy_cmd = sub.add_subcommand("policy", "Read or replace a release policy");

@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
     {"dr", "Show or end the read-only disaster-recovery mode of a node", vouch::cli::SetupDr},
     {"backup", "Create or restore an encrypted backup with M-of-N key shares",
      vouch::cli::SetupBackup},
+    {"tpm", "Enroll this machine's TPM and attest with TPM quotes", vouch::cli::SetupTpm},
 };
 
 }  // namespace

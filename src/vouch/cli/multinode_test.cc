@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -120,8 +122,8 @@ std::string KidOfToken(const std::string& token) {
   return json.is_object() ? json.value("kid", "") : "";
 }
 
-// A signing-key rotation on node A reaches node B at B's next start, and a
-// token signed before the rotation still releases on both nodes.
+// After a signing-key rotation on node A, restarted nodes load the new key,
+// and a token signed before the rotation still releases on both nodes.
 TEST_F(MultiNodeTest, SigningKeyRotationKeepsOldTokens) {
   ASSERT_OK_AND_ASSIGN(const agent::HttpResponse created, a().CreateKey("signed"));
   ASSERT_EQ(created.status, 200) << created.body;
@@ -158,6 +160,63 @@ TEST_F(MultiNodeTest, SigningKeyRotationKeepsOldTokens) {
   EXPECT_EQ(KidOfToken(new_token), new_kid);
   ASSERT_OK_AND_ASSIGN(const agent::HttpResponse released, a().Release("signed", new_token));
   EXPECT_EQ(released.status, 200) << released.body;
+}
+
+// A signing-key rotation on node A reaches running nodes without a
+// restart: B (periodic reload every 30 s) through the first token with the
+// new kid, D (every second) through its periodic reload.
+TEST_F(MultiNodeTest, SigningKeyRotationReachesRunningNodes) {
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse created, a().CreateKey("followed"));
+  ASSERT_EQ(created.status, 200) << created.body;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VouchNode> d,
+                       VouchNode::Start(deployment_, "d", url_file_,
+                                        {"--signing-key-reload-seconds", "1"}));
+  ASSERT_OK_AND_ASSIGN(const std::string old_token, b().Attest(deployment_));
+  const std::string old_kid = KidOfToken(old_token);
+  ASSERT_FALSE(old_kid.empty());
+
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse rotated,
+                       a().Post("/signing-keys/rotate", "{}", /*admin=*/true));
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const nlohmann::json rotation = nlohmann::json::parse(rotated.body, nullptr, false);
+  ASSERT_TRUE(rotation.is_object()) << rotated.body;
+  const std::string new_kid = rotation.value("kid", "");
+  ASSERT_NE(new_kid, old_kid);
+
+  // A swapped its keys in place, so its next token has the new kid, and B
+  // releases that token at once.
+  ASSERT_OK_AND_ASSIGN(const std::string new_token, a().Attest(deployment_));
+  EXPECT_EQ(KidOfToken(new_token), new_kid);
+  ASSERT_OK_AND_ASSIGN(const agent::HttpResponse released_at_b, b().Release("followed", new_token));
+  EXPECT_EQ(released_at_b.status, 200) << released_at_b.body << "\n" << b().Log();
+  ASSERT_OK_AND_ASSIGN(const std::string b_token, b().Attest(deployment_));
+  EXPECT_EQ(KidOfToken(b_token), new_kid);
+
+  // D lists the new and the previous key after its periodic reload.
+  std::vector<std::string> kids;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    ASSERT_OK_AND_ASSIGN(const agent::HttpResponse jwks, d->Get("/certs"));
+    ASSERT_EQ(jwks.status, 200);
+    const nlohmann::json parsed = nlohmann::json::parse(jwks.body, nullptr, false);
+    kids.clear();
+    for (const nlohmann::json& key : parsed.value("keys", nlohmann::json::array())) {
+      kids.push_back(key.value("kid", ""));
+    }
+    if (kids == std::vector<std::string>{new_kid, old_kid}) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(kids, (std::vector<std::string>{new_kid, old_kid})) << d->Log();
+  ASSERT_OK_AND_ASSIGN(const std::string d_token, d->Attest(deployment_));
+  EXPECT_EQ(KidOfToken(d_token), new_kid);
+
+  // Tokens from before the rotation still release everywhere.
+  for (VouchNode* node : {&a(), &b(), d.get()}) {
+    ASSERT_OK_AND_ASSIGN(const agent::HttpResponse released, node->Release("followed", old_token));
+    EXPECT_EQ(released.status, 200) << released.body;
+  }
 }
 
 // Releases and key creations from all three nodes at once append to one

@@ -27,6 +27,7 @@ struct ServeFlags {
   std::string port_file;
   std::string admin_token_file;
   int64_t token_lifetime_seconds = 0;
+  int64_t signing_key_reload_seconds = 0;
   // Values parsed from the flags; BuildConfig applies only the flags present.
   server::Config flag_values;
 
@@ -45,12 +46,17 @@ struct ServeFlags {
   CLI::Option* collateral_dir = nullptr;
   CLI::Option* collateral_cache_dir = nullptr;
   CLI::Option* pcs_url = nullptr;
+  CLI::Option* kds_url = nullptr;
+  CLI::Option* kds_product = nullptr;
   CLI::Option* tpm_ek_roots = nullptr;
+  CLI::Option* tpm_ek_crls = nullptr;
   std::vector<std::string> trusted_authorities;
   std::vector<std::string> policy_signing_certs;
   CLI::Option* isolated = nullptr;
   CLI::Option* issuer = nullptr;
+  CLI::Option* signing_key_type = nullptr;
   CLI::Option* token_lifetime = nullptr;
+  CLI::Option* signing_key_reload = nullptr;
   CLI::Option* threads = nullptr;
   CLI::Option* max_body_bytes = nullptr;
   CLI::Option* keystore = nullptr;
@@ -118,11 +124,17 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.collateral_dir, config.collateral_dir, flag_values.collateral_dir);
   apply(flags.collateral_cache_dir, config.collateral_cache_dir, flag_values.collateral_cache_dir);
   apply(flags.pcs_url, config.pcs_url, flag_values.pcs_url);
+  apply(flags.kds_url, config.kds_url, flag_values.kds_url);
+  apply(flags.kds_product, config.kds_product, flag_values.kds_product);
   apply(flags.tpm_ek_roots, config.tpm_ek_roots, flag_values.tpm_ek_roots);
+  apply(flags.tpm_ek_crls, config.tpm_ek_crls, flag_values.tpm_ek_crls);
   apply(flags.issuer, config.issuer, flag_values.issuer);
+  apply(flags.signing_key_type, config.signing_key_type, flag_values.signing_key_type);
   apply(flags.threads, config.threads, flag_values.threads);
   apply(flags.max_body_bytes, config.max_body_bytes, flag_values.max_body_bytes);
   apply(flags.token_lifetime, config.token_lifetime, absl::Seconds(flags.token_lifetime_seconds));
+  apply(flags.signing_key_reload, config.signing_key_reload_interval,
+        absl::Seconds(flags.signing_key_reload_seconds));
 
   apply(flags.keystore, config.keystore, flag_values.keystore);
   apply(flags.pkcs11_module, config.pkcs11_module, flag_values.pkcs11_module);
@@ -294,22 +306,47 @@ Runner SetupServe(CLI::App& sub) {
   flags->collateral_cache_dir =
       sub.add_option("--collateral-cache", flag_values.collateral_cache_dir,
                      "Cache folder of Intel collateral and PCK certificates (for example one "
-                     "filled by `vouch collateral import`)");
+                     "filled by `vouch collateral import`) and of AMD VCEKs (subfolder amd)");
   flags->pcs_url = sub.add_option("--pcs-url", flag_values.pcs_url,
                                   "Intel PCS v4 service (Intel's or a caching PCCS) to fetch "
                                   "collateral missing from the folder and cache; unset means "
                                   "offline");
+  flags->kds_url = sub.add_option(
+      "--kds-url", flag_values.kds_url,
+      "AMD KDS (https://kdsintf.amd.com or a caching proxy) to fetch the VCEK of SEV-SNP "
+      "reports sent without one, cached in --collateral-cache; unset means offline. Reports "
+      "with a masked chip id or signed by a VLEK never cause a request");
+  flags->kds_product = sub.add_option(
+      "--kds-product", flag_values.kds_product,
+      "KDS product name (Milan, Genoa or Turin) for version 2 SEV-SNP reports, which carry no "
+      "CPUID; later reports name their product themselves");
   flags->tpm_ek_roots =
       sub.add_option("--tpm-ek-roots", flag_values.tpm_ek_roots,
                      "PEM or DER file, or folder, of TPM manufacturers' EK root CA certificates "
                      "that POST /tpm/enroll accepts; unset disables TPM enrollment");
+  flags->tpm_ek_crls =
+      sub.add_option("--tpm-ek-crls", flag_values.tpm_ek_crls,
+                     "PEM or DER file, or folder (one CRL per file), of CRLs of the EK CAs; a "
+                     "revoked EK certificate, or a CRL that does not verify or has expired, "
+                     "rejects enrollment");
 
   flags->issuer = sub.add_option("--issuer", flag_values.issuer,
                                  "Token issuer URL and base of key ids (default: the URL of the "
                                  "listen address)");
+  flags->signing_key_type =
+      sub.add_option("--signing-key-type", flag_values.signing_key_type,
+                     "Token signing key type: rsa-3072 (RS256), ec-p256 (ES256) or ec-p384 "
+                     "(ES384). Applies to the first key and to rotations; default: rsa-3072 "
+                     "for the first key, the current key's type when rotating")
+          ->check(CLI::IsMember({"rsa-3072", "ec-p256", "ec-p384"}));
   flags->token_lifetime = sub.add_option("--token-lifetime", flags->token_lifetime_seconds,
                                          "Attestation token lifetime in seconds (default 300)")
                               ->check(CLI::Range(int64_t{10}, int64_t{86400}));
+  flags->signing_key_reload =
+      sub.add_option("--signing-key-reload-seconds", flags->signing_key_reload_seconds,
+                     "Seconds between reads of the token signing keys from the store, so that "
+                     "this node follows a rotation on another node (default 30, 0 = off)")
+          ->check(CLI::Range(int64_t{0}, int64_t{86400}));
   flags->threads = sub.add_option("--threads", flag_values.threads,
                                   "Worker threads serving requests (default 2)")
                        ->check(CLI::Range(1, 64));

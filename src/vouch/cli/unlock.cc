@@ -1,7 +1,8 @@
 // vouch unlock: attest this VM, have a key released and open a LUKS2 volume.
 //
 //   vouch unlock --server URL --key NAME [--key-version V] --volume IMAGE
-//                [--platform auto|simulated-snp] [--data-dir DIR] [--name MAPPED_NAME]
+//                [--platform auto|simulated-snp|azure-cvm|...] [--tpm-tcti CONF]
+//                [--data-dir DIR] [--name MAPPED_NAME]
 //                [--ca-cert FILE] [--volume-uuid UUID] [--retry-for DURATION]
 //
 // Prints one line per step, and one line per retry. Exit status: 0 when the
@@ -33,6 +34,7 @@ struct UnlockFlags {
   std::string key_version;
   std::string volume;
   std::string platform = "auto";
+  std::string tpm_tcti = "device:/dev/tpmrm0";
   std::string data_dir;
   std::string mapped_name;
   std::string ca_cert;
@@ -83,6 +85,7 @@ int RunUnlockCommand(const UnlockFlags& flags) {
 
   agent::PlatformOptions platform_options;
   platform_options.data_dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
+  platform_options.tpm_tcti = flags.tpm_tcti;
   absl::StatusOr<std::unique_ptr<agent::Platform>> platform =
       agent::OpenPlatform(flags.platform, platform_options);
   if (!platform.ok()) {
@@ -141,6 +144,10 @@ Runner SetupUnlock(CLI::App& sub) {
   sub.add_option(
       "--platform", flags->platform,
       "Evidence platform: " + absl::StrJoin(agent::PlatformNames(), ", ") + " (default: auto)");
+  sub.add_option("--tpm-tcti", flags->tpm_tcti,
+                 "tpm2-tss TCTI of the TPM that azure-cvm uses, e.g. "
+                 "swtpm:host=127.0.0.1,port=2321")
+      ->capture_default_str();
   sub.add_option("--data-dir", flags->data_dir,
                  "Agent state folder; simulated-snp keeps its test chain here "
                  "(default: $VOUCH_DATA_DIR, else /var/lib/vouch)");

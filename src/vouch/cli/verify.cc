@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "vouch/azure/claims.h"
 #include "vouch/azure/evidence.h"
+#include "vouch/azure/hcl_report.h"
 #include "vouch/base/byte_reader.h"
 #include "vouch/base/bytes.h"
 #include "vouch/base/file.h"
@@ -22,6 +23,7 @@
 #include "vouch/base/time.h"
 #include "vouch/cli/command.h"
 #include "vouch/cli/verify.h"
+#include "vouch/collateral/vcek_provider.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/dcap/appraisal.h"
 #include "vouch/dcap/claims.h"
@@ -48,6 +50,10 @@ struct VerifyFlags {
   uint32_t max_vmpl = 0;
   std::string accept_tcb = "UpToDate";
   std::string nonce;
+  std::string snp_min_tcb;
+  std::string collateral_cache;
+  std::string kds_url;
+  std::string kds_product;
 };
 
 enum class EvidenceKind { kUnknown, kSevSnpReport, kDcapQuote };
@@ -108,6 +114,31 @@ absl::StatusOr<std::vector<crypto::Certificate>> LoadCollateral(
     pool.insert(pool.end(), loaded.begin(), loaded.end());
   }
   return pool;
+}
+
+// AddVcek appends the VCEK, ASK and ARK that the cache folder or KDS has
+// for `report` when `certificates` lack its signer and a cache or KDS is set.
+absl::Status AddVcek(ByteSpan report, const EvidenceInput& input,
+                     std::vector<crypto::Certificate>& certificates) {
+  if (input.collateral_cache_dir.empty() && input.kds_url.empty()) {
+    return absl::OkStatus();
+  }
+  collateral::VcekProviderOptions options;
+  options.cache_dir = input.collateral_cache_dir;
+  options.product = input.kds_product;
+  if (!input.kds_url.empty()) {
+    collateral::KdsClientOptions kds;
+    kds.base_url = input.kds_url;
+    options.kds = kds;
+  }
+  snp::VerifyOptions verify_options;
+  verify_options.now = input.now;
+  VOUCH_ASSIGN_OR_RETURN(
+      const std::vector<crypto::Certificate> found,
+      collateral::VcekProvider(std::move(options)).FindCertificates(report, certificates,
+                                                                    verify_options));
+  certificates.insert(certificates.end(), found.begin(), found.end());
+  return absl::OkStatus();
 }
 
 // LoadDcapCollateral reads Intel collateral (TCB info, QE identity, CRLs,
@@ -207,10 +238,21 @@ absl::Status LoadAzureCollateral(const azure::AzureEvidence& evidence, const Evi
   absl::StatusOr<std::vector<crypto::Certificate>> certificates = LoadCollateral(paths);
   if (certificates.ok()) {
     options.snp_certificates = *std::move(certificates);
-    return absl::OkStatus();
+  } else if (explicit_paths) {
+    return certificates.status();
   }
-  // The evidence's own folder may hold files that are not certificates.
-  return explicit_paths ? certificates.status() : absl::OkStatus();
+  // The evidence's own folder may hold files that are not certificates, so
+  // a failed load there is not an error.
+  absl::StatusOr<azure::HclReport> hcl = azure::ParseHclReport(evidence.hcl_report);
+  if (hcl.ok() && hcl->report_type == azure::HclReportType::kSnp) {
+    std::vector<crypto::Certificate> pool = evidence.certificates;
+    pool.insert(pool.end(), options.snp_certificates.begin(), options.snp_certificates.end());
+    const size_t before = pool.size();
+    VOUCH_RETURN_IF_ERROR(AddVcek(hcl->hardware_report, input, pool));
+    options.snp_certificates.insert(options.snp_certificates.end(), pool.begin() + before,
+                                    pool.end());
+  }
+  return absl::OkStatus();
 }
 
 std::string TdTcbSummary(const azure::VerifiedAzureEvidence& verified) {
@@ -303,8 +345,10 @@ absl::StatusOr<VerifiedEvidence> VerifyEvidenceFile(const EvidenceInput& input,
     return VerifyAzureFile(evidence, input, collateral, failure);
   }
   failure.step = "load collateral";
-  VOUCH_ASSIGN_OR_RETURN(const std::vector<crypto::Certificate> certificates,
+  VOUCH_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> certificates,
                          LoadCollateral(collateral));
+  failure = {"find the VCEK", kExitRejected, ""};
+  VOUCH_RETURN_IF_ERROR(AddVcek(evidence, input, certificates));
 
   failure = {"rejected", kExitRejected, ""};
   if (input.collateral.empty()) {
@@ -351,9 +395,20 @@ int RunVerify(const VerifyFlags& flags) {
 
   EvidenceInput input = {flags.file, flags.collateral, now,
                          {.allow_debug = flags.allow_debug, .max_vmpl = flags.max_vmpl}};
+  if (!flags.snp_min_tcb.empty()) {
+    absl::StatusOr<snp::MinimumTcb> min_tcb = snp::ParseMinimumTcb(flags.snp_min_tcb);
+    if (!min_tcb.ok()) {
+      PrintError("--snp-min-tcb", min_tcb.status());
+      return kExitUsage;
+    }
+    input.appraisal.min_reported_tcb = *min_tcb;
+  }
   input.dcap_appraisal.tcb.statuses = *std::move(accepted);
   input.dcap_appraisal.allow_debug = flags.allow_debug;
   input.nonce_hex = flags.nonce;
+  input.collateral_cache_dir = flags.collateral_cache;
+  input.kds_url = flags.kds_url;
+  input.kds_product = flags.kds_product;
   EvidenceFailure failure;
   const absl::StatusOr<VerifiedEvidence> evidence = VerifyEvidenceFile(input, failure);
   if (!evidence.ok()) {
@@ -390,6 +445,15 @@ Runner SetupVerify(CLI::App& sub) {
                  "UpToDate,SWHardeningNeeded (default: UpToDate; Revoked is never accepted)");
   sub.add_option("--at", flags->at,
                  "Verification time, RFC 3339 such as 2025-06-01T00:00:00Z (default: now)");
+  sub.add_option("--collateral-cache", flags->collateral_cache,
+                 "SEV-SNP: cache folder of VCEKs (subfolder amd), read when the collateral has "
+                 "no VCEK for the report, and written after a KDS fetch");
+  sub.add_option("--kds-url", flags->kds_url,
+                 "SEV-SNP: AMD KDS (https://kdsintf.amd.com or a caching proxy) to fetch the "
+                 "VCEK missing from the collateral and cache (default: unset, no request)");
+  sub.add_option("--kds-product", flags->kds_product,
+                 "SEV-SNP: KDS product (Milan, Genoa or Turin) of version 2 reports, which "
+                 "carry no CPUID");
   sub.add_option("--nonce", flags->nonce,
                  "Azure vTPM evidence: the expected TPM quote qualifying data, hex (required "
                  "for that evidence)");
@@ -399,6 +463,10 @@ Runner SetupVerify(CLI::App& sub) {
                "attribute DEBUG, SGX attribute DEBUG)");
   sub.add_option("--max-vmpl", flags->max_vmpl, "Highest VMPL accepted, 0 to 3 (default: 0)")
       ->check(CLI::Range(0, 3));
+  sub.add_option("--snp-min-tcb", flags->snp_min_tcb,
+                 "Lowest accepted SEV-SNP reported TCB, as for `vouch serve`: "
+                 "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N] (names left out are 0; fmc "
+                 "applies to Turin only; default: any TCB that the VCEK or VLEK certifies)");
   sub.add_option("FILE", flags->file,
                  "Evidence file: a raw SEV-SNP attestation report, an SGX/TDX DCAP quote, or "
                  "Azure vTPM evidence JSON (Trustee az-snp-vtpm / az-tdx-vtpm)")

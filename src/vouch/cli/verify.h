@@ -25,6 +25,12 @@ struct EvidenceInput {
   dcap::AppraisalPolicy dcap_appraisal{};
   // Azure vTPM evidence: the TPM quote's expected qualifying data, hex.
   std::string nonce_hex{};
+  // SEV-SNP VCEK lookup when the collateral has none: a cache folder (VCEKs
+  // in its "amd" subfolder) and AMD KDS, contacted only when kds_url is set.
+  // kds_product names the product of version 2 reports.
+  std::string collateral_cache_dir{};
+  std::string kds_url{};
+  std::string kds_product{};
 };
 
 struct VerifiedEvidence {

@@ -50,6 +50,26 @@ expect 0 "sevsnpvm" -- --collateral "$milan" --at 2025-06-01T00:00:00Z \
   "$vectors/sev-snp/trustee-milan-v2.bin"
 expect 0 '"x-ms-sevsnpvm-vmpl"' -- --json --collateral "$milan" --at 2025-06-01T00:00:00Z \
   "$vectors/sev-snp/trustee-milan-v2.bin"
+# --snp-min-tcb: this report's REPORTED_TCB is bootloader=3,tee=0,snp=8,
+# microcode=115. At that minimum it passes; one step above in any component
+# rejects it and names the component. fmc applies to Turin reports only.
+expect 0 "sevsnpvm" -- --snp-min-tcb bootloader=3,tee=0,snp=8,microcode=115 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 0 "sevsnpvm" -- --snp-min-tcb bootloader=2,microcode=100,fmc=255 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 1 "reported TCB microcode is 115, want at least 116" -- \
+  --snp-min-tcb bootloader=3,tee=0,snp=8,microcode=116 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 1 "reported TCB snp is 8, want at least 9" -- --snp-min-tcb snp=9 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 1 "reported TCB bootloader is 3, want at least 4" -- --snp-min-tcb bootloader=4 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 1 "reported TCB tee is 0, want at least 1" -- --snp-min-tcb tee=1 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 2 "--snp-min-tcb" -- --snp-min-tcb microcode=256 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
+expect 2 "--snp-min-tcb" -- --snp-min-tcb speed=3 \
+  --collateral "$milan" --at 2025-06-01T00:00:00Z "$vectors/sev-snp/trustee-milan-v2.bin"
 # Outside the VCEK's validity window.
 expect 1 "valid|validity|expired|not yet" -- --collateral "$milan" --at 2031-01-01T00:00:00Z \
   "$vectors/sev-snp/trustee-milan-v2.bin"

@@ -1,6 +1,5 @@
 #include "vouch/collateral/pcs_client.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "vouch/base/status.h"
+#include "vouch/collateral/http_get.h"
 #include "vouch/crypto/crl.h"
 #include "vouch/dcap/qe_identity.h"
 #include "vouch/dcap/tcb_info.h"
@@ -26,56 +26,6 @@ constexpr std::string_view kSgxTcbInfoChainHeader = "sgx-tcb-info-issuer-chain";
 constexpr std::string_view kQeIdentityChainHeader = "sgx-enclave-identity-issuer-chain";
 constexpr std::string_view kPckCrlChainHeader = "sgx-pck-crl-issuer-chain";
 constexpr std::string_view kPckCertificateChainHeader = "sgx-pck-certificate-issuer-chain";
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
-struct Exchange {
-  std::string body;
-  size_t max_bytes = 0;
-  bool too_large = false;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower case
-};
-
-size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* exchange = static_cast<Exchange*>(user);
-  const size_t bytes = size * count;
-  if (exchange->body.size() + bytes > exchange->max_bytes) {
-    exchange->too_large = true;
-    return 0;
-  }
-  exchange->body.append(data, bytes);
-  return bytes;
-}
-
-size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
-  auto* exchange = static_cast<Exchange*>(user);
-  const std::string_view line(data, size * count);
-  const size_t colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-      value.remove_suffix(1);
-    }
-    exchange->headers.emplace_back(std::move(name), std::string(value));
-  }
-  return size * count;
-}
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 bool Retryable(long status) { return status == 429 || (status >= 500 && status <= 599); }
 
@@ -168,55 +118,21 @@ PcsClient::PcsClient(PcsClientOptions options) : options_(std::move(options)) {
 
 absl::StatusOr<PcsClient::Response> PcsClient::GetOnce(const std::string& url,
                                                        std::string_view chain_header) const {
-  GlobalInit();
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) {
-    return Internalf("pcs GET {}: curl_easy_init failed", url);
-  }
-  CURL* c = curl.get();
-  Exchange exchange;
-  exchange.max_bytes = options_.max_response_bytes;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  internal::HttpGetOptions http_options;
+  http_options.connect_timeout = options_.connect_timeout;
+  http_options.request_timeout = options_.request_timeout;
+  http_options.max_response_bytes = options_.max_response_bytes;
+  http_options.ca_bundle_path = options_.ca_bundle_path;
   if (!options_.api_key.empty()) {
-    const std::string line = "Ocp-Apim-Subscription-Key: " + options_.api_key;
-    headers.reset(curl_slist_append(nullptr, line.c_str()));
+    http_options.headers.push_back("Ocp-Apim-Subscription-Key: " + options_.api_key);
   }
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.request_timeout)));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &exchange);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, WriteHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &exchange);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "vouch-collateral/0.1");
-  if (!options_.ca_bundle_path.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_bundle_path.c_str());
-  }
-  const CURLcode code = curl_easy_perform(c);
-  if (exchange.too_large) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "pcs GET {}: response body over {} bytes", url, options_.max_response_bytes));
-  }
-  if (code == CURLE_OPERATION_TIMEDOUT) {
-    return absl::DeadlineExceededError(fmt::format("pcs GET {}: timed out after {}", url,
-                                                   absl::FormatDuration(options_.request_timeout)));
-  }
-  if (code != CURLE_OK) {
-    return Unavailablef("pcs GET {}: {}", url,
-                        error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code));
-  }
+  VOUCH_ASSIGN_OR_RETURN(internal::HttpGetResponse http,
+                         internal::HttpGet("pcs", url, http_options));
+
   Response response;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
-  response.body = std::move(exchange.body);
-  for (const auto& [name, value] : exchange.headers) {
+  response.status = http.status;
+  response.body = std::move(http.body);
+  for (const auto& [name, value] : http.headers) {
     if (name == chain_header ||
         (chain_header == kTcbInfoChainHeader && name == kSgxTcbInfoChainHeader)) {
       response.issuer_chain = value;

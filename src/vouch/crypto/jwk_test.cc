@@ -1,12 +1,14 @@
 #include "vouch/crypto/jwk.h"
 
 #include <gmock/gmock.h>
+#include <openssl/bn.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "vouch/base/bytes.h"
 #include "vouch/crypto/keys.h"
+#include "vouch/crypto/ssl_ptr.h"
 #include "vouch/crypto/test_keys.h"
 #include "vouch/testing/status_matchers.h"
 
@@ -136,6 +138,24 @@ TEST(JwkTest, RejectsRsaModulusWithSmallFactor) {
   jwk["n"] = Base64UrlEncode(Bytes(256, 0xff));
   EXPECT_THAT(PublicKeyFromJwk(jwk),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("small factor 3")));
+}
+
+// 997 times a 2,039-bit prime: the largest small prime that the check
+// covers, behind a modulus of the usual size.
+TEST(JwkTest, RejectsRsaModulusWithLargestSmallFactor) {
+  SslPtr<BIGNUM> prime(BN_new());
+  SslPtr<BIGNUM> n(BN_new());
+  SslPtr<BN_CTX> ctx(BN_CTX_new());
+  ASSERT_TRUE(prime && n && ctx);
+  ASSERT_EQ(BN_generate_prime_ex(prime.get(), 2039, 0, nullptr, nullptr, nullptr), 1);
+  ASSERT_NE(BN_copy(n.get(), prime.get()), nullptr);
+  ASSERT_EQ(BN_mul_word(n.get(), 997), 1);
+  Bytes n_bytes(static_cast<size_t>(BN_num_bytes(n.get())));
+  BN_bn2bin(n.get(), n_bytes.data());
+  json jwk = Rfc7638Jwk();
+  jwk["n"] = Base64UrlEncode(n_bytes);
+  EXPECT_THAT(PublicKeyFromJwk(jwk),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("small factor 997")));
 }
 
 TEST(JwkTest, RejectsBadEcMembers) {

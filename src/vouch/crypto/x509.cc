@@ -208,8 +208,10 @@ absl::Time Certificate::NotAfter() const {
 EVP_PKEY* Certificate::PublicKey() const { return X509_get0_pubkey(x509_.get()); }
 
 Bytes Certificate::SpkiSha256() const {
+  // The certificate's own X509_PUBKEY re-encodes without going through
+  // OpenSSL 3's encoder set-up, which i2d_PUBKEY on the EVP_PKEY needs.
   unsigned char* der = nullptr;
-  const int size = i2d_PUBKEY(PublicKey(), &der);
+  const int size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509_.get()), &der);
   VOUCH_CHECK(size > 0);
   Bytes digest = crypto::Sha256(ByteSpan(der, static_cast<size_t>(size)));
   OPENSSL_free(der);

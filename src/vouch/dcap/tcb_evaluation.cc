@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "vouch/base/status.h"
@@ -12,6 +14,7 @@
 #include "vouch/crypto/crl.h"
 #include "vouch/dcap/qe_identity.h"
 #include "vouch/dcap/tcb_info.h"
+#include "vouch/dcap/verify_cache.h"
 
 namespace vouch::dcap {
 namespace {
@@ -215,10 +218,30 @@ absl::StatusOr<QeTcbLevel> EvaluateQe(const QeIdentity& identity, const Platform
 // FindTrustedRoot returns the pinned root among `certificates`.
 absl::StatusOr<crypto::Certificate> FindTrustedRoot(
     const std::vector<crypto::Certificate>& certificates, const std::vector<Bytes>& trusted_roots) {
+  // A root that verified before for these trusted roots is found by
+  // comparing certificates (X509_cmp), without pin digests or signatures.
+  Bytes roots;
+  for (const Bytes& root : trusted_roots) {
+    roots.insert(roots.end(), root.begin(), root.end());
+  }
+  const std::string key = CacheKey({roots});
+  BoundedCache<crypto::Certificate>& verified_roots = SharedCollateralCaches().roots;
+  if (const std::optional<crypto::Certificate> cached =
+          verified_roots.Lookup(key, absl::InfinitePast());
+      cached.has_value()) {
+    for (const crypto::Certificate& cert : certificates) {
+      if (X509_cmp(cert.get(), cached->get()) == 0) {
+        return cert;
+      }
+    }
+  }
   for (const crypto::Certificate& cert : certificates) {
-    if (std::find(trusted_roots.begin(), trusted_roots.end(), cert.SpkiSha256()) !=
-            trusted_roots.end() &&
-        cert.VerifySignedBy(cert).ok()) {
+    if (std::find(trusted_roots.begin(), trusted_roots.end(), cert.SpkiSha256()) ==
+        trusted_roots.end()) {
+      continue;
+    }
+    if (cert.VerifySignedBy(cert).ok()) {
+      verified_roots.Insert(key, cert);
       return cert;
     }
   }
@@ -228,11 +251,30 @@ absl::StatusOr<crypto::Certificate> FindTrustedRoot(
 absl::StatusOr<CollateralItem> CheckCrl(ByteSpan der_or_pem, std::string_view kind,
                                         const crypto::Certificate& issuer,
                                         const crypto::Certificate& subject, absl::Time now) {
-  absl::StatusOr<crypto::Crl> crl = crypto::Crl::Parse(der_or_pem);
-  if (!crl.ok()) {
-    return Prefix(fmt::format("dcap tcb: {}", kind), crl.status());
+  // A CRL whose signature verified under this issuer before is not parsed
+  // or verified again. Its dates and the revocation are checked below.
+  const unsigned char* name_der = nullptr;
+  size_t name_size = 0;
+  if (X509_NAME_get0_der(X509_get_subject_name(issuer.get()), &name_der, &name_size) != 1) {
+    return Internalf("dcap tcb: {}: cannot encode the issuer name", kind);
   }
-  VOUCH_RETURN_IF_ERROR(Prefix(fmt::format("dcap tcb: {}", kind), crl->VerifySignedBy(issuer)));
+  const ASN1_BIT_STRING* issuer_key = X509_get0_pubkey_bitstr(issuer.get());
+  const std::string key =
+      CacheKey({der_or_pem, ByteSpan(name_der, name_size),
+                ByteSpan(ASN1_STRING_get0_data(issuer_key),
+                         static_cast<size_t>(ASN1_STRING_length(issuer_key)))});
+  BoundedCache<crypto::Crl>& verified_crls = SharedCollateralCaches().crls;
+  std::optional<crypto::Crl> crl = verified_crls.Lookup(key, now);
+  if (!crl.has_value()) {
+    absl::StatusOr<crypto::Crl> parsed = crypto::Crl::Parse(der_or_pem);
+    if (!parsed.ok()) {
+      return Prefix(fmt::format("dcap tcb: {}", kind), parsed.status());
+    }
+    VOUCH_RETURN_IF_ERROR(
+        Prefix(fmt::format("dcap tcb: {}", kind), parsed->VerifySignedBy(issuer)));
+    verified_crls.Insert(key, *parsed);
+    crl = *std::move(parsed);
+  }
   VOUCH_RETURN_IF_ERROR(Prefix(fmt::format("dcap tcb: {}", kind), crl->CheckValidAt(now)));
   if (crl->IsRevoked(subject)) {
     return PermissionDeniedf("tcb status Revoked: certificate {} serial {} is revoked by the {} "
@@ -295,6 +337,80 @@ absl::Status CheckTcbInfoMatches(const TcbInfo& info, const PlatformTcb& platfor
   return absl::OkStatus();
 }
 
+// SigningChainWindow returns the times at which every "Intel SGX TCB
+// Signing" certificate among `certificates`, and each one's issuer, is
+// valid. It bounds a cached TCB info or QE identity: the signing chain that
+// verified it is among these certificates, so the window is never wider
+// than that chain's.
+std::pair<absl::Time, absl::Time> SigningChainWindow(
+    const std::vector<crypto::Certificate>& certificates) {
+  absl::Time not_before = absl::InfinitePast();
+  absl::Time not_after = absl::InfiniteFuture();
+  std::set<std::string> issuers;
+  for (const crypto::Certificate& cert : certificates) {
+    if (cert.SubjectCommonName() == kTcbSigningCommonName) {
+      not_before = std::max(not_before, cert.NotBefore());
+      not_after = std::min(not_after, cert.NotAfter());
+      issuers.insert(cert.Issuer());
+    }
+  }
+  for (const crypto::Certificate& cert : certificates) {
+    if (issuers.contains(cert.Subject())) {
+      not_before = std::max(not_before, cert.NotBefore());
+      not_after = std::min(not_after, cert.NotAfter());
+    }
+  }
+  return {not_before, not_after};
+}
+
+std::string CollateralKey(std::string_view kind, std::string_view document,
+                          const std::vector<Bytes>& trusted_roots) {
+  Bytes roots;
+  for (const Bytes& root : trusted_roots) {
+    roots.insert(roots.end(), root.begin(), root.end());
+  }
+  return CacheKey({AsBytes(kind), roots, AsBytes(document)});
+}
+
+// VerifiedTcbInfo parses and verifies the TCB info, or takes it from
+// SharedCollateralCaches() when the same bytes verified before under the
+// same roots. The issueDate and nextUpdate window is checked on every call.
+absl::StatusOr<TcbInfo> VerifiedTcbInfo(std::string_view document,
+                                        const std::vector<crypto::Certificate>& certificates,
+                                        const std::vector<Bytes>& trusted_roots, absl::Time now) {
+  BoundedCache<TcbInfo>& cache = SharedCollateralCaches().tcb_infos;
+  const std::string key = CollateralKey("tcb info", document, trusted_roots);
+  if (std::optional<TcbInfo> cached = cache.Lookup(key, now); cached.has_value()) {
+    VOUCH_RETURN_IF_ERROR(
+        CheckCollateralWindow(cached->Describe(), cached->issue_date, cached->next_update, now));
+    return *std::move(cached);
+  }
+  VOUCH_ASSIGN_OR_RETURN(TcbInfo info, ParseTcbInfo(document));
+  VOUCH_RETURN_IF_ERROR(VerifyTcbInfo(info, certificates, trusted_roots, now));
+  const auto [not_before, not_after] = SigningChainWindow(certificates);
+  cache.Insert(key, info, not_before, not_after);
+  return info;
+}
+
+// VerifiedQeIdentity is VerifiedTcbInfo for the QE identity.
+absl::StatusOr<QeIdentity> VerifiedQeIdentity(std::string_view document,
+                                              const std::vector<crypto::Certificate>& certificates,
+                                              const std::vector<Bytes>& trusted_roots,
+                                              absl::Time now) {
+  BoundedCache<QeIdentity>& cache = SharedCollateralCaches().qe_identities;
+  const std::string key = CollateralKey("qe identity", document, trusted_roots);
+  if (std::optional<QeIdentity> cached = cache.Lookup(key, now); cached.has_value()) {
+    VOUCH_RETURN_IF_ERROR(
+        CheckCollateralWindow(cached->Describe(), cached->issue_date, cached->next_update, now));
+    return *std::move(cached);
+  }
+  VOUCH_ASSIGN_OR_RETURN(QeIdentity identity, ParseQeIdentity(document));
+  VOUCH_RETURN_IF_ERROR(VerifyQeIdentity(identity, certificates, trusted_roots, now));
+  const auto [not_before, not_after] = SigningChainWindow(certificates);
+  cache.Insert(key, identity, not_before, not_after);
+  return identity;
+}
+
 void AddAdvisories(const std::vector<std::string>& ids, std::set<std::string>& out) {
   out.insert(ids.begin(), ids.end());
 }
@@ -339,8 +455,8 @@ absl::StatusOr<TcbVerdict> EvaluateTcb(const QuoteCollateral& collateral,
     return FailedPreconditionf("dcap tcb: collateral has no tcb info for fmspc {}",
                                HexEncode(platform.fmspc));
   }
-  VOUCH_ASSIGN_OR_RETURN(const TcbInfo info, ParseTcbInfo(collateral.tcb_info_json));
-  VOUCH_RETURN_IF_ERROR(VerifyTcbInfo(info, certificates, trusted_roots, now));
+  VOUCH_ASSIGN_OR_RETURN(const TcbInfo info,
+                         VerifiedTcbInfo(collateral.tcb_info_json, certificates, trusted_roots, now));
   VOUCH_RETURN_IF_ERROR(CheckTcbInfoMatches(info, platform));
   verdict.collateral.push_back(CollateralItem{"tcb info", info.Describe(), info.issue_date,
                                               info.next_update, info.tcb_evaluation_data_number});
@@ -349,8 +465,9 @@ absl::StatusOr<TcbVerdict> EvaluateTcb(const QuoteCollateral& collateral,
   if (collateral.qe_identity_json.empty()) {
     return FailedPreconditionf("dcap tcb: collateral has no qe identity");
   }
-  VOUCH_ASSIGN_OR_RETURN(const QeIdentity identity, ParseQeIdentity(collateral.qe_identity_json));
-  VOUCH_RETURN_IF_ERROR(VerifyQeIdentity(identity, certificates, trusted_roots, now));
+  VOUCH_ASSIGN_OR_RETURN(const QeIdentity identity,
+                         VerifiedQeIdentity(collateral.qe_identity_json, certificates,
+                                            trusted_roots, now));
   if (identity.tee_type() != platform.tee_type) {
     return FailedPreconditionf("dcap tcb: {} does not apply to a {} quote", identity.Describe(),
                                TeeTypeName(platform.tee_type));

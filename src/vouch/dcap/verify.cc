@@ -1,12 +1,16 @@
 #include "vouch/dcap/verify.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "vouch/base/status.h"
 #include "vouch/crypto/ecdsa.h"
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/jwk.h"
+#include "vouch/dcap/verify_cache.h"
 
 namespace vouch::dcap {
 namespace {
@@ -132,6 +136,33 @@ absl::Status CheckQeReportData(const Quote& quote) {
   return absl::OkStatus();
 }
 
+std::string PckChainKey(const Quote& quote, const VerifyOptions& options) {
+  Bytes roots;
+  for (const Bytes& root : options.trusted_root_spki_sha256) {
+    roots.insert(roots.end(), root.begin(), root.end());
+  }
+  return CacheKey({roots, AsBytes(quote.qe.pck_chain_pem)});
+}
+
+// The QE report key covers every input of steps 2 and 3 and the attestation
+// key parsed after them.
+std::string QeReportKey(const Quote& quote, ByteSpan pck_sha256) {
+  return CacheKey({quote.qe.qe_report_raw, quote.qe.qe_report_signature, quote.attestation_key,
+                   quote.qe.qe_auth_data, pck_sha256});
+}
+
+// ChainWindow returns the latest notBefore and the earliest notAfter of the
+// chain: the times at which VerifyPckChain accepts all three certificates.
+std::pair<absl::Time, absl::Time> ChainWindow(const PckChain& chain) {
+  absl::Time not_before = absl::InfinitePast();
+  absl::Time not_after = absl::InfiniteFuture();
+  for (const crypto::Certificate& certificate : chain.certificates()) {
+    not_before = std::max(not_before, certificate.NotBefore());
+    not_after = std::min(not_after, certificate.NotAfter());
+  }
+  return {not_before, not_after};
+}
+
 }  // namespace
 
 absl::StatusOr<AuthenticQuote> VerifyQuoteSignatures(ByteSpan quote_bytes,
@@ -141,23 +172,65 @@ absl::StatusOr<AuthenticQuote> VerifyQuoteSignatures(ByteSpan quote_bytes,
   VOUCH_ASSIGN_OR_RETURN(out.quote, ParseQuote(quote_bytes));
   const Quote& quote = out.quote;
 
-  VOUCH_ASSIGN_OR_RETURN(out.pck_chain, VerifyChainStep(quote, collateral, options));
+  QuoteVerifyCaches& caches = SharedQuoteVerifyCaches();
 
-  VOUCH_RETURN_IF_ERROR(VerifyRaw(out.pck_chain.pck.PublicKey(), quote.qe.qe_report_raw,
-                                  quote.qe.qe_report_signature,
-                                  "qe report signature by the PCK key"));
+  // Step 1: the PCK chain, from the cache when the quote carries a chain
+  // that verified before and is still valid.
+  std::optional<std::string> chain_key;
+  std::optional<VerifiedPckChain> cached_chain;
+  if (quote.has_pck_chain()) {
+    chain_key = PckChainKey(quote, options);
+    cached_chain = caches.pck_chains.Lookup(*chain_key, options.now);
+  }
+  Bytes pck_sha256;
+  if (cached_chain.has_value()) {
+    out.pck_chain = cached_chain->chain;
+    pck_sha256 = cached_chain->pck_sha256;
+  } else {
+    VOUCH_ASSIGN_OR_RETURN(out.pck_chain, VerifyChainStep(quote, collateral, options));
+    pck_sha256 = out.pck_chain.pck.Sha256();
+  }
 
-  VOUCH_RETURN_IF_ERROR(CheckQeReportData(quote));
+  // Steps 2 and 3: the QE report, skipped when the same QE report, signature
+  // and attestation key verified before under the same PCK certificate.
+  const std::string qe_key = QeReportKey(quote, pck_sha256);
+  std::optional<std::shared_ptr<EVP_PKEY>> attestation_key =
+      caches.qe_reports.Lookup(qe_key, options.now);
+  const bool qe_report_cached = attestation_key.has_value();
+  if (!qe_report_cached) {
+    VOUCH_RETURN_IF_ERROR(VerifyRaw(out.pck_chain.pck.PublicKey(), quote.qe.qe_report_raw,
+                                    quote.qe.qe_report_signature,
+                                    "qe report signature by the PCK key"));
+    VOUCH_RETURN_IF_ERROR(CheckQeReportData(quote));
+    VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> parsed, AttestationKey(quote));
+    attestation_key = std::shared_ptr<EVP_PKEY>(parsed.release(), EVP_PKEY_free);
+  }
 
-  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> attestation_key, AttestationKey(quote));
-  VOUCH_RETURN_IF_ERROR(VerifyRaw(attestation_key.get(), quote.signed_bytes(), quote.signature,
+  // Step 4: the quote signature, on every call.
+  VOUCH_RETURN_IF_ERROR(VerifyRaw(attestation_key->get(), quote.signed_bytes(), quote.signature,
                                   "quote signature by the attestation key"));
 
-  absl::StatusOr<PckExtensions> extensions = ReadPckExtensions(out.pck_chain.pck);
-  if (!extensions.ok()) {
-    return Prefix(kContext, extensions.status());
+  // Step 5: the PCK extensions.
+  if (cached_chain.has_value()) {
+    out.pck_extensions = cached_chain->extensions;
+  } else {
+    absl::StatusOr<PckExtensions> extensions = ReadPckExtensions(out.pck_chain.pck);
+    if (!extensions.ok()) {
+      return Prefix(kContext, extensions.status());
+    }
+    out.pck_extensions = *std::move(extensions);
   }
-  out.pck_extensions = *std::move(extensions);
+
+  // Every step passed: remember what verified.
+  if (chain_key.has_value() && !cached_chain.has_value()) {
+    const auto [not_before, not_after] = ChainWindow(out.pck_chain);
+    caches.pck_chains.Insert(*chain_key,
+                             VerifiedPckChain{out.pck_chain, out.pck_extensions, pck_sha256},
+                             not_before, not_after);
+  }
+  if (!qe_report_cached) {
+    caches.qe_reports.Insert(qe_key, *attestation_key);
+  }
   return out;
 }
 

@@ -377,7 +377,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11KeyStore>> Pkcs11KeyStore::Open(Pkcs11Optio
   std::unique_ptr<Pkcs11KeyStore> keystore(new Pkcs11KeyStore(
       std::move(module), *chosen, std::move(token_name), std::move(options.pin), options.host_oaep));
   {
-    absl::MutexLock lock(&keystore->mutex_);
+    MutexLock lock(&keystore->mutex_);
     VOUCH_RETURN_IF_ERROR(keystore->OpenSessionLocked());
   }
   VOUCH_RETURN_IF_ERROR(keystore->ChooseMechanisms());
@@ -386,7 +386,7 @@ absl::StatusOr<std::unique_ptr<Pkcs11KeyStore>> Pkcs11KeyStore::Open(Pkcs11Optio
 }
 
 Pkcs11KeyStore::~Pkcs11KeyStore() {
-  absl::MutexLock lock(&mutex_);
+  MutexLock lock(&mutex_);
   if (session_ != CK_INVALID_HANDLE) {
     fn_->C_Logout(session_);
     fn_->C_CloseSession(session_);
@@ -413,7 +413,7 @@ absl::Status Pkcs11KeyStore::OpenSessionLocked() {
 
 absl::Status Pkcs11KeyStore::RunInSession(std::string_view operation,
                                           const std::function<Step(CK_SESSION_HANDLE)>& body) {
-  absl::MutexLock lock(&mutex_);
+  MutexLock lock(&mutex_);
   for (int attempt = 0;; ++attempt) {
     if (session_ == CK_INVALID_HANDLE) {
       VOUCH_RETURN_IF_ERROR(OpenSessionLocked());
@@ -433,7 +433,7 @@ absl::Status Pkcs11KeyStore::RunInSession(std::string_view operation,
 }
 
 void Pkcs11KeyStore::CloseSessionForTest() {
-  absl::MutexLock lock(&mutex_);
+  MutexLock lock(&mutex_);
   fn_->C_CloseSession(session_);
 }
 
@@ -934,6 +934,221 @@ absl::StatusOr<SecretBytes> Pkcs11KeyStore::Unseal(ByteSpan sealed, std::string_
         label, found ? fmt::format(" ({} from C_Decrypt)", CkrName(decrypt_rv)) : std::string());
   }
   return SecretBytes(plaintext);
+}
+
+Pkcs11KeyStore::Step Pkcs11KeyStore::CreateWrappingKey(CK_SESSION_HANDLE session,
+                                                       const SecretBytes& wrapping_key,
+                                                       CK_OBJECT_HANDLE& handle) {
+  Template key;
+  key.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Raw(CKA_VALUE, wrapping_key.Expose())
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_WRAP, true)
+      .Bool(CKA_UNWRAP, true);
+  return Check("C_CreateObject (backup wrapping key)",
+               fn_->C_CreateObject(session, key.data(), key.size(), &handle));
+}
+
+absl::StatusOr<Bytes> Pkcs11KeyStore::ExportWrapped(ByteSpan sealed, std::string_view label,
+                                                    const SecretBytes& wrapping_key) {
+  VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
+  if (wrapping_key.size() != 32) {
+    return InvalidArgumentf("keystore: backup wrapping key has {} bytes, want 32",
+                            wrapping_key.size());
+  }
+  if (sealed.empty() || sealed[0] != kReferenceFormat) {
+    return InvalidArgumentf("keystore: blob for {} is not a PKCS#11 key reference", label);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const KeyReference reference, ParseReference(sealed, label));
+  bool found = false;
+  bool extractable = false;
+  Bytes wrapped;
+  const absl::Status status =
+      RunInSession(fmt::format("export {} wrapped", label), [&](CK_SESSION_HANDLE s) -> Step {
+        Template match;
+        MatchKey(match, reference.id, label, ReleasedClass(reference.spec.type));
+        std::vector<CK_OBJECT_HANDLE> objects;
+        if (Step step = FindObjects(fn_, s, match, objects); !step.ok() || objects.empty()) {
+          return step;
+        }
+        found = true;
+        CK_BBOOL flag = CK_FALSE;
+        CK_ATTRIBUTE attribute{CKA_EXTRACTABLE, &flag, sizeof(flag)};
+        if (Step step = Check("C_GetAttributeValue (CKA_EXTRACTABLE)",
+                              fn_->C_GetAttributeValue(s, objects.front(), &attribute, 1));
+            !step.ok()) {
+          return step;
+        }
+        extractable = flag == CK_TRUE;
+        if (!extractable) {
+          return Step{};
+        }
+        CK_OBJECT_HANDLE wrapping = CK_INVALID_HANDLE;
+        if (Step step = CreateWrappingKey(s, wrapping_key, wrapping); !step.ok()) {
+          return step;
+        }
+        absl::Cleanup destroy_wrapping = [&] { fn_->C_DestroyObject(s, wrapping); };
+        CK_MECHANISM mechanism{key_wrap_mechanism_, nullptr, 0};
+        return WrapKey(fn_, s, &mechanism, wrapping, objects.front(),
+                       "C_WrapKey (backup wrapping key)", wrapped);
+      });
+  VOUCH_RETURN_IF_ERROR(status);
+  if (!found) {
+    return NotFoundf("keystore: {} has no key object for {}: the key was destroyed or lives on "
+                     "another token",
+                     token_name_, label);
+  }
+  if (!extractable) {
+    return FailedPreconditionf("keystore: key {} on {} has CKA_EXTRACTABLE false, so it cannot "
+                               "leave the token wrapped",
+                               label, token_name_);
+  }
+  return wrapped;
+}
+
+absl::Status Pkcs11KeyStore::ImportWrapped(ByteSpan sealed, std::string_view label,
+                                           const SecretBytes& wrapping_key, ByteSpan wrapped,
+                                           ByteSpan public_key_der) {
+  VOUCH_RETURN_IF_ERROR(ValidateLabel(label));
+  if (wrapping_key.size() != 32) {
+    return InvalidArgumentf("keystore: backup wrapping key has {} bytes, want 32",
+                            wrapping_key.size());
+  }
+  if (sealed.empty() || sealed[0] != kReferenceFormat) {
+    return InvalidArgumentf("keystore: blob for {} is not a PKCS#11 key reference", label);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const KeyReference reference, ParseReference(sealed, label));
+  const KeySpec& spec = reference.spec;
+
+  // The public key object of a key pair is rebuilt from the store's
+  // SubjectPublicKeyInfo; its attributes follow GenerateKey.
+  Template pub;
+  if (spec.type != KeyType::kAes) {
+    VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> public_key,
+                           crypto::PublicKeyFromDer(public_key_der));
+    pub.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+        .Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, false)
+        .Bool(CKA_VERIFY, true)
+        .Raw(CKA_ID, reference.id)
+        .Text(CKA_LABEL, label);
+    if (spec.type == KeyType::kRsa) {
+      if (!crypto::IsRsaKey(public_key.get())) {
+        return InvalidArgumentf("keystore: public key of {} is not an RSA key", label);
+      }
+      VOUCH_ASSIGN_OR_RETURN(const auto parts, RsaPublicParts(public_key.get()));
+      pub.Ulong(CKA_KEY_TYPE, CKK_RSA)
+          .Raw(CKA_MODULUS, parts.first)
+          .Raw(CKA_PUBLIC_EXPONENT, parts.second)
+          .Bool(CKA_ENCRYPT, true);
+    } else {
+      if (!crypto::IsEcKey(public_key.get())) {
+        return InvalidArgumentf("keystore: public key of {} is not an EC key", label);
+      }
+      VOUCH_ASSIGN_OR_RETURN(const nlohmann::json jwk, crypto::PublicKeyToJwk(public_key.get()));
+      VOUCH_ASSIGN_OR_RETURN(const Bytes x, Base64UrlDecode(jwk.at("x").get<std::string>()));
+      VOUCH_ASSIGN_OR_RETURN(const Bytes y, Base64UrlDecode(jwk.at("y").get<std::string>()));
+      // CKA_EC_POINT is the DER OCTET STRING of 04 || x || y.
+      Bytes point = {0x04, static_cast<uint8_t>(1 + x.size() + y.size()), 0x04};
+      if (1 + x.size() + y.size() > 127) {
+        point = {0x04, 0x81, static_cast<uint8_t>(1 + x.size() + y.size()), 0x04};
+      }
+      point.insert(point.end(), x.begin(), x.end());
+      point.insert(point.end(), y.begin(), y.end());
+      pub.Ulong(CKA_KEY_TYPE, CKK_EC)
+          .Raw(CKA_EC_PARAMS, spec.size_bits == 256 ? ByteSpan(kP256Oid) : ByteSpan(kP384Oid))
+          .Raw(CKA_EC_POINT, point);
+    }
+  }
+
+  Template key;
+  key.Ulong(CKA_CLASS, ReleasedClass(spec.type))
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, true)
+      .Raw(CKA_ID, reference.id)
+      .Text(CKA_LABEL, label);
+  switch (spec.type) {
+    case KeyType::kAes:
+      key.Ulong(CKA_KEY_TYPE, CKK_AES)
+          .Bool(CKA_ENCRYPT, true)
+          .Bool(CKA_DECRYPT, true)
+          .Bool(CKA_WRAP, false)
+          .Bool(CKA_UNWRAP, false);
+      break;
+    case KeyType::kRsa:
+      key.Ulong(CKA_KEY_TYPE, CKK_RSA).Bool(CKA_SIGN, true).Bool(CKA_DECRYPT, true);
+      break;
+    case KeyType::kEc:
+      key.Ulong(CKA_KEY_TYPE, CKK_EC).Bool(CKA_SIGN, true);
+      break;
+  }
+
+  bool exists = false;
+  Bytes input(wrapped.begin(), wrapped.end());
+  const absl::Status status =
+      RunInSession(fmt::format("import {} wrapped", label), [&](CK_SESSION_HANDLE s) -> Step {
+        Template match;
+        MatchKey(match, reference.id, label, std::nullopt);
+        std::vector<CK_OBJECT_HANDLE> objects;
+        if (Step step = FindObjects(fn_, s, match, objects); !step.ok() || !objects.empty()) {
+          exists = !objects.empty();
+          return step;
+        }
+        CK_OBJECT_HANDLE wrapping = CK_INVALID_HANDLE;
+        if (Step step = CreateWrappingKey(s, wrapping_key, wrapping); !step.ok()) {
+          return step;
+        }
+        absl::Cleanup destroy_wrapping = [&] { fn_->C_DestroyObject(s, wrapping); };
+        CK_MECHANISM mechanism{key_wrap_mechanism_, nullptr, 0};
+        CK_OBJECT_HANDLE unwrapped = CK_INVALID_HANDLE;
+        if (Step step = Check("C_UnwrapKey (backup wrapping key)",
+                              fn_->C_UnwrapKey(s, &mechanism, wrapping, input.data(),
+                                               static_cast<CK_ULONG>(input.size()), key.data(),
+                                               key.size(), &unwrapped));
+            !step.ok()) {
+          return step;
+        }
+        if (spec.type == KeyType::kAes) {
+          return Step{};
+        }
+        CK_OBJECT_HANDLE public_handle = CK_INVALID_HANDLE;
+        Step step = Check("C_CreateObject (public key)",
+                          fn_->C_CreateObject(s, pub.data(), pub.size(), &public_handle));
+        if (!step.ok()) {
+          fn_->C_DestroyObject(s, unwrapped);
+        }
+        return step;
+      });
+  VOUCH_RETURN_IF_ERROR(status);
+  if (exists) {
+    return absl::AlreadyExistsError(fmt::format(
+        "keystore: {} has a key object for {} already: restore only into a token without "
+        "this instance's keys",
+        token_name_, label));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pkcs11KeyStore::SetNotExtractableForTest(ByteSpan sealed, std::string_view label) {
+  VOUCH_ASSIGN_OR_RETURN(const KeyReference reference, ParseReference(sealed, label));
+  return RunInSession("set CKA_EXTRACTABLE false for a test", [&](CK_SESSION_HANDLE s) -> Step {
+    Template match;
+    MatchKey(match, reference.id, label, ReleasedClass(reference.spec.type));
+    std::vector<CK_OBJECT_HANDLE> objects;
+    if (Step step = FindObjects(fn_, s, match, objects); !step.ok() || objects.empty()) {
+      return step.ok() ? Check("C_FindObjects", CKR_OBJECT_HANDLE_INVALID) : step;
+    }
+    Template value;
+    value.Bool(CKA_EXTRACTABLE, false);
+    return Check("C_SetAttributeValue (CKA_EXTRACTABLE)",
+                 fn_->C_SetAttributeValue(s, objects.front(), value.data(), value.size()));
+  });
 }
 
 absl::StatusOr<Bytes> Pkcs11KeyStore::EncryptWithKeyForTest(ByteSpan sealed, std::string_view label,

@@ -57,7 +57,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "vouch/base/mutex.h"
 #include "vouch/base/secret_bytes.h"
 #include "vouch/keystore/keystore.h"
 #include "vouch/keystore/pkcs11_module.h"
@@ -124,6 +124,33 @@ class Pkcs11KeyStore : public KeyStore {
   // CKM_AES_KEY_WRAP_PAD.
   CK_MECHANISM_TYPE key_wrap_mechanism() const { return key_wrap_mechanism_; }
 
+  // Backups (backup/pkcs11_backup.h) move keys between tokens wrapped under
+  // a per-backup AES-256 key. ExportWrapped and ImportWrapped import that
+  // key as a session object (CKA_TOKEN false, CKA_EXTRACTABLE false) and
+  // destroy it before they return.
+
+  // ExportWrapped wraps the key object of `sealed` (the private key of a
+  // key pair) under `wrapping_key` with key_wrap_mechanism(): RFC 5649
+  // output of the raw AES key or of the PKCS#8 private key. NotFound when
+  // the token has no object for the reference; FailedPrecondition naming
+  // `label` when the object has CKA_EXTRACTABLE false.
+  absl::StatusOr<Bytes> ExportWrapped(ByteSpan sealed, std::string_view label,
+                                      const SecretBytes& wrapping_key);
+
+  // ImportWrapped unwraps `wrapped` (ExportWrapped output) into a token
+  // object with the attributes that GenerateKey sets, the CKA_ID of `sealed`
+  // and CKA_LABEL `label`. For RSA and EC keys it also creates the public
+  // key object from `public_key_der` (SubjectPublicKeyInfo). AlreadyExists
+  // when the token has an object with that id and label already. A failure
+  // after the unwrap destroys what the call created.
+  absl::Status ImportWrapped(ByteSpan sealed, std::string_view label,
+                             const SecretBytes& wrapping_key, ByteSpan wrapped,
+                             ByteSpan public_key_der);
+
+  // SetNotExtractableForTest sets CKA_EXTRACTABLE false on the key object of
+  // `sealed`, as a key made by another tool may have it.
+  absl::Status SetNotExtractableForTest(ByteSpan sealed, std::string_view label);
+
   // EncryptWithKeyForTest encrypts `plaintext` with CKM_AES_ECB (a multiple
   // of 16 bytes) under the AES key of `sealed`, inside the token, so a test
   // can compare a generated key with its released bytes.
@@ -161,6 +188,10 @@ class Pkcs11KeyStore : public KeyStore {
   // ChooseMechanisms reads the token's mechanism list and picks the key
   // wrap mechanism; FailedPrecondition when a required one is missing.
   absl::Status ChooseMechanisms();
+  // CreateWrappingKey imports `wrapping_key` as a session AES key with
+  // CKA_WRAP and CKA_UNWRAP.
+  Step CreateWrappingKey(CK_SESSION_HANDLE session, const SecretBytes& wrapping_key,
+                         CK_OBJECT_HANDLE& handle);
   // FindOrCreateSealKey sets seal_key_id_, creating the seal key when the
   // token has none.
   absl::Status FindOrCreateSealKey();
@@ -179,7 +210,7 @@ class Pkcs11KeyStore : public KeyStore {
   CK_MECHANISM_TYPE key_wrap_mechanism_ = CKM_AES_KEY_WRAP_PAD;
   bool has_gcm_ = false;
 
-  absl::Mutex mutex_;
+  Mutex mutex_;
   CK_SESSION_HANDLE session_ ABSL_GUARDED_BY(mutex_) = CK_INVALID_HANDLE;
   // CKA_ID of the token AES key that Seal uses, set by Open.
   Bytes seal_key_id_;

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "vouch/base/mutex.h"
 #include "vouch/base/status.h"
 
 namespace vouch::keystore {
@@ -174,7 +174,7 @@ absl::StatusCode CodeFor(CK_RV rv) {
 // The modules loaded in this process, by path. Entries expire when the last
 // holder releases its Pkcs11Module.
 struct ModuleRegistry {
-  absl::Mutex mutex;
+  Mutex mutex;
   std::map<std::string, std::weak_ptr<Pkcs11Module>> modules ABSL_GUARDED_BY(mutex);
 };
 
@@ -220,7 +220,7 @@ absl::StatusOr<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Load(const std::stri
   }
 
   ModuleRegistry& registry = Registry();
-  absl::MutexLock lock(&registry.mutex);
+  MutexLock lock(&registry.mutex);
   if (std::shared_ptr<Pkcs11Module> existing = registry.modules[path].lock()) {
     return existing;
   }
@@ -269,7 +269,7 @@ Pkcs11Module::~Pkcs11Module() {
   // and this destructor initializes the module a second time (accepted as
   // CKR_CRYPTOKI_ALREADY_INITIALIZED) and then loses it to this C_Finalize.
   ModuleRegistry& registry = Registry();
-  absl::MutexLock lock(&registry.mutex);
+  MutexLock lock(&registry.mutex);
   functions_->C_Finalize(nullptr);
   dlclose(handle_);
 }

@@ -1,6 +1,7 @@
 #include "vouch/server/attestation.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
@@ -19,6 +20,7 @@ absl::StatusOr<snp::VerifiedReport> VerifyEvidence(const AttestRequest& request,
                                                    absl::Time now) {
   std::vector<crypto::Certificate> pool = request.certificates;
   pool.insert(pool.end(), options.collateral.begin(), options.collateral.end());
+  VOUCH_ASSIGN_OR_RETURN(pool, FindSnpCertificates(request.report, std::move(pool), options, now));
   snp::VerifyOptions verify_options;
   verify_options.now = now;
   verify_options.roots = options.roots;
@@ -46,6 +48,29 @@ absl::Status CheckRuntimeDataBinding(const snp::VerifiedReport& verified,
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<crypto::Certificate>> FindSnpCertificates(
+    ByteSpan report, std::vector<crypto::Certificate> pool, const SnpAttestationOptions& options,
+    absl::Time now) {
+  if (options.vcek_provider == nullptr) {
+    return pool;
+  }
+  snp::VerifyOptions verify_options;
+  verify_options.now = now;
+  verify_options.roots = options.roots;
+  absl::StatusOr<std::vector<crypto::Certificate>> found =
+      options.vcek_provider->FindCertificates(report, pool, verify_options);
+  if (!found.ok()) {
+    const absl::StatusCode code = found.status().code();
+    if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
+      return Unavailablef("snp evidence: the VCEK lookup failed, retry later: {}",
+                          found.status().message());
+    }
+    return Unauthenticatedf("snp evidence did not verify: {}", found.status().message());
+  }
+  pool.insert(pool.end(), found->begin(), found->end());
+  return pool;
+}
 
 absl::StatusOr<nlohmann::json> AttestSnp(const AttestRequest& request,
                                          const SnpAttestationOptions& options, absl::Time now) {

@@ -2,11 +2,14 @@
 #ifndef VOUCH_SERVER_ATTESTATION_H_
 #define VOUCH_SERVER_ATTESTATION_H_
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vouch/base/bytes.h"
+#include "vouch/collateral/vcek_provider.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/server/attest_request.h"
 #include "vouch/snp/appraisal.h"
@@ -20,12 +23,25 @@ struct SnpAttestationOptions {
   std::vector<snp::TrustedRoot> roots = snp::PinnedAmdRoots();
   // Certificates from the collateral folder, added to those of each request.
   std::vector<crypto::Certificate> collateral;
+  // VCEKs for reports whose certificates are neither in the request nor in
+  // the collateral folder: the cache folder, then AMD KDS. Null when neither
+  // --collateral-cache nor --kds-url is set.
+  std::shared_ptr<const collateral::VcekProvider> vcek_provider;
   snp::AppraisalPolicy appraisal;
 };
 
+// FindSnpCertificates returns `pool` plus what options.vcek_provider finds
+// for `report` (nothing when there is no provider or `pool` already has the
+// signer). A KDS that is unreachable, busy or timed out gives Unavailable
+// (HTTP 503), so the client may retry later. Any other lookup failure means
+// that the evidence does not verify (Unauthenticated).
+absl::StatusOr<std::vector<crypto::Certificate>> FindSnpCertificates(
+    ByteSpan report, std::vector<crypto::Certificate> pool, const SnpAttestationOptions& options,
+    absl::Time now);
+
 // AttestSnp runs the checks in order and returns the token claims:
-//   1. snp::VerifyReport with the request's certificates and the collateral
-//      (InvalidArgument for a malformed report, Unauthenticated when the
+//   1. snp::VerifyReport with the request's certificates, the collateral
+//      and FindSnpCertificates' lookup (InvalidArgument for a malformed report, Unauthenticated when the
 //      signature, chain, pin or validity check fails);
 //   2. the runtime data binding: REPORT_DATA[0..32] must equal SHA-256 of
 //      the runtime data bytes, as Azure Attestation requires (InvalidArgument);

@@ -208,7 +208,7 @@ absl::StatusOr<std::unique_ptr<AttestationPolicies>> AttestationPolicies::Load(
     Current current;
     current.policy = std::make_shared<const policy::AttestationPolicy>(*std::move(parsed));
     current.record = {kind, text, policy::PolicyHash(text), !stored.has_value()};
-    absl::MutexLock lock(&policies->mutex_);
+    MutexLock lock(&policies->mutex_);
     policies->current_[kind] = std::move(current);
   }
   return policies;
@@ -217,7 +217,7 @@ absl::StatusOr<std::unique_ptr<AttestationPolicies>> AttestationPolicies::Load(
 absl::StatusOr<AttestationPolicies::Current> AttestationPolicies::Lookup(
     std::string_view kind) const {
   VOUCH_RETURN_IF_ERROR(CheckKind(kind));
-  absl::MutexLock lock(&mutex_);
+  MutexLock lock(&mutex_);
   const auto it = current_.find(kind);
   if (it == current_.end()) {
     return Internalf("attestation policy for {} was not loaded", kind);
@@ -313,11 +313,11 @@ absl::StatusOr<PolicyRecord> AttestationPolicies::Set(std::string_view kind,
   Current current;
   current.policy = std::make_shared<const policy::AttestationPolicy>(std::move(parsed));
   current.record = {std::string(kind), text, policy::PolicyHash(text), false};
-  absl::MutexLock write_lock(&write_mutex_);
+  MutexLock write_lock(&write_mutex_);
   VOUCH_RETURN_IF_ERROR(store_.PutBlob(std::string(kPolicyBlobPrefix) + std::string(kind),
                                        AsBytes(text)));
   {
-    absl::MutexLock lock(&mutex_);
+    MutexLock lock(&mutex_);
     current_[std::string(kind)] = current;
   }
   store::AuditEvent event;

@@ -37,7 +37,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "vouch/base/mutex.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/policy/attestation_policy.h"
 #include "vouch/server/router.h"
@@ -139,8 +139,8 @@ class AttestationPolicies {
   AttestationPoliciesOptions options_;
   // write_mutex_ serializes Set so the store and current_ agree; mutex_
   // guards current_ alone, so Apply never waits for a store write.
-  absl::Mutex write_mutex_;
-  mutable absl::Mutex mutex_;
+  Mutex write_mutex_;
+  mutable Mutex mutex_;
   std::map<std::string, Current, std::less<>> current_ ABSL_GUARDED_BY(mutex_);
 };
 

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "vouch/azure/claims.h"
+#include "vouch/azure/hcl_report.h"
 #include "vouch/base/status.h"
 #include "vouch/base/time.h"
 #include "vouch/crypto/hash.h"
@@ -134,6 +135,18 @@ absl::StatusOr<nlohmann::json> AttestAzure(const AzureAttestRequest& request,
       return VerifyFailure(Prefix("azure evidence: TD quote collateral", collateral.status()));
     }
     verify.tdx_collateral = *std::move(collateral);
+  } else if (options.snp.vcek_provider != nullptr) {
+    // A vTPM keeps only the HCL report, so agents rarely send the VCEK: look
+    // it up by the SEV-SNP report's chip id and TCB. An HCL report that does
+    // not parse is left to VerifyAzureEvidence, which names the fault.
+    absl::StatusOr<azure::HclReport> hcl = azure::ParseHclReport(request.evidence.hcl_report);
+    if (hcl.ok() && hcl->report_type == azure::HclReportType::kSnp) {
+      std::vector<crypto::Certificate> pool = request.evidence.certificates;
+      pool.insert(pool.end(), verify.snp_certificates.begin(), verify.snp_certificates.end());
+      VOUCH_ASSIGN_OR_RETURN(verify.snp_certificates,
+                             FindSnpCertificates(hcl->hardware_report, std::move(pool),
+                                                 options.snp, verify.now));
+    }
   }
 
   absl::StatusOr<azure::VerifiedAzureEvidence> verified =

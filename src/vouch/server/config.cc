@@ -59,10 +59,14 @@ constexpr StringMember kStringMembers[] = {
     {"tls_key", &Config::tls_key_file},
     {"admin_token_sha256", &Config::admin_token_sha256},
     {"issuer", &Config::issuer},
+    {"signing_key_type", &Config::signing_key_type},
     {"collateral_dir", &Config::collateral_dir},
     {"collateral_cache_dir", &Config::collateral_cache_dir},
     {"pcs_url", &Config::pcs_url},
+    {"kds_url", &Config::kds_url},
+    {"kds_product", &Config::kds_product},
     {"tpm_ek_roots", &Config::tpm_ek_roots},
+    {"tpm_ek_crls", &Config::tpm_ek_crls},
     {"accept_tcb", &Config::accept_tcb},
     {"snp_min_tcb", &Config::snp_min_tcb},
     {"store", &Config::store},
@@ -120,6 +124,11 @@ absl::Status MergeNumber(const std::string& key, const nlohmann::json& value, Co
     VOUCH_ASSIGN_OR_RETURN(const uint64_t number, ReadInteger(value, key, kIntMax));
     int& field = key == "threads" ? config.threads : config.max_connections;
     field = static_cast<int>(number);
+    return absl::OkStatus();
+  }
+  if (key == "signing_key_reload_seconds") {
+    VOUCH_ASSIGN_OR_RETURN(const uint64_t seconds, ReadInteger(value, key, 86400));
+    config.signing_key_reload_interval = absl::Seconds(static_cast<int64_t>(seconds));
     return absl::OkStatus();
   }
   if (key == "key_recovery_days") {
@@ -274,6 +283,12 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.token_lifetime < absl::Seconds(10) || config.token_lifetime > absl::Hours(24)) {
     return InvalidArgumentf("config: token lifetime {} is outside 10s..24h",
                             absl::FormatDuration(config.token_lifetime));
+  }
+  if (!config.signing_key_type.empty() && config.signing_key_type != "rsa-3072" &&
+      config.signing_key_type != "ec-p256" && config.signing_key_type != "ec-p384") {
+    return InvalidArgumentf("config: signing key type {:?} unknown, want rsa-3072, ec-p256 or "
+                            "ec-p384",
+                            config.signing_key_type);
   }
   if (config.key_recovery_days < 7 || config.key_recovery_days > 90) {
     return InvalidArgumentf("config: key recovery period {} days is outside 7..90",

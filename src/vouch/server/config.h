@@ -9,6 +9,11 @@
 //   admin_token_sha256    SHA-256 of the admin bearer token, 64 hex digits
 //   admin_token_file      file holding the admin token itself (hashed on load)
 //   issuer                token issuer URL; default http(s)://host:port
+//   signing_key_type      "rsa-3072" (default), "ec-p256" or "ec-p384": the type of
+//                         a new token signing key (RS256, ES256 or ES384)
+//   signing_key_reload_seconds  how often the token signing keys are read again
+//                         from the store, to follow a rotation on another node;
+//                         0 to 86400, default 30, 0 turns it off
 //   trusted_authorities   [{"issuer": URL, "jwks_file": PATH}]: other attestation
 //                         services whose tokens the key broker accepts
 //   token_lifetime_seconds, allow_simulated_snp, allow_debug, max_vmpl,
@@ -17,7 +22,10 @@
 //   accept_tcb            accepted SGX/TDX TCB statuses, "UpToDate,SWHardeningNeeded"
 //   snp_min_tcb           lowest accepted SEV-SNP reported TCB,
 //                         "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]"
+//   collateral_cache_dir, pcs_url   Intel collateral cache and PCS v4 service
+//   kds_url, kds_product  AMD KDS for VCEKs of SEV-SNP reports sent without one
 //   tpm_ek_roots          PEM/DER file or folder of TPM manufacturers' EK root CAs
+//   tpm_ek_crls           PEM/DER file or folder of CRLs of those CAs (fail closed)
 //   isolated              accept only signed attestation policies
 //   store                 "sqlite" (default) or "postgres"
 //   postgres_url_file, postgres_schema, postgres_pool_size, read_only
@@ -67,6 +75,11 @@ struct Config {
   // bound address, http(s)://host:port.
   std::string issuer;
   absl::Duration token_lifetime = absl::Seconds(300);
+  // Type of a new token signing key: "rsa-3072" (RS256), "ec-p256" (ES256)
+  // or "ec-p384" (ES384). Empty means rsa-3072 for the first key, and the
+  // current key's type for a rotation. A stored key of another type is
+  // kept until POST /signing-keys/rotate replaces it with this type.
+  std::string signing_key_type;
   // Trust the simulated SEV-SNP root under <data_dir>/simulated-snp.
   bool allow_simulated_snp = false;
   // SEV-SNP appraisal: accept debug-enabled guests, and VMPLs up to max_vmpl.
@@ -83,9 +96,19 @@ struct Config {
   // the same sources.
   std::string collateral_cache_dir;
   std::string pcs_url;
+  // AMD KDS (https://kdsintf.amd.com, or a caching proxy) for VCEKs of
+  // SEV-SNP reports sent without one; fetched VCEKs are cached in
+  // collateral_cache_dir/amd. Empty by default: no request to KDS. kds_product
+  // ("Milan", "Genoa", "Turin") is needed only for version 2 reports, which
+  // carry no CPUID.
+  std::string kds_url;
+  std::string kds_product;
   // TPM manufacturers' EK root CA certificates (a PEM or DER file, or a
   // folder of them) for POST /tpm/enroll. Empty disables TPM enrollment.
   std::string tpm_ek_roots;
+  // CRLs of the EK CAs (a PEM or DER file, or a folder of them, one CRL per
+  // file). A CRL that does not verify or is not current rejects enrollment.
+  std::string tpm_ek_crls;
   // SGX and TDX appraisal: the accepted TCB statuses, comma separated
   // ("UpToDate,SWHardeningNeeded"). Revoked is never accepted.
   std::string accept_tcb = "UpToDate";
@@ -107,6 +130,9 @@ struct Config {
   size_t max_body_bytes = 1024 * 1024;
   absl::Duration io_timeout = absl::Seconds(10);
   int max_connections = 256;
+  // Interval of the periodic reload of the token signing keys
+  // (signing_key_set.h); zero turns it off.
+  absl::Duration signing_key_reload_interval = absl::Seconds(30);
   // Days a deleted key stays recoverable before it can be purged (7 to 90,
   // as in Azure Key Vault).
   int key_recovery_days = 90;

@@ -344,7 +344,7 @@ AuditHeadTimer::AuditHeadTimer(store::Store* store, EVP_PKEY* signing_key,
 
 AuditHeadTimer::~AuditHeadTimer() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   thread_.join();
@@ -358,8 +358,9 @@ void AuditHeadTimer::Run() {
   bool last_failed = false;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick_)) {
+      MutexLock lock(&mu_);
+      const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(stopping, tick_)) {
         return;
       }
     }

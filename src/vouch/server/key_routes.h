@@ -35,10 +35,11 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "vouch/base/mutex.h"
 #include "vouch/broker/audit_head.h"
 #include "vouch/broker/key_broker.h"
 #include "vouch/server/router.h"
@@ -104,12 +105,17 @@ class AuditHeadTimer {
   AuditHeadTimer(const AuditHeadTimer&) = delete;
   AuditHeadTimer& operator=(const AuditHeadTimer&) = delete;
 
+  // SetSigningKey makes later heads use `signing_key` (a reference is kept).
+  void SetSigningKey(crypto::SslPtr<EVP_PKEY> signing_key) {
+    signer_.SetSigningKey(std::move(signing_key));
+  }
+
  private:
   void Run();
 
   broker::AuditHeadSigner signer_;
   const absl::Duration tick_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

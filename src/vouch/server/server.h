@@ -33,7 +33,7 @@ class Server {
   // url returns the bound address as http(s)://host:port.
   std::string url() const { return http_->BaseUrl(); }
   // issuer returns the tokens' "iss", which is also the base of key ids.
-  const std::string& issuer() const { return service_->issuer().issuer(); }
+  const std::string& issuer() const { return service_->issuer_url(); }
   Service& service() { return *service_; }
 
  private:

@@ -21,6 +21,7 @@
 #include "vouch/server/admin_auth.h"
 #include "vouch/server/attest_request.h"
 #include "vouch/server/key_routes.h"
+#include "vouch/server/logging.h"
 #include "vouch/server/signing_keys.h"
 #include "vouch/server/status_mapping.h"
 #include "vouch/server/tpm_attestation.h"
@@ -40,18 +41,29 @@ absl::Status MakeDataDir(const std::string& dir) {
   return FailedPreconditionf("data folder {}: cannot create: {}", dir, std::strerror(errno));
 }
 
+// ConfiguredSigningKeyType returns config.signing_key_type, or nullopt when
+// it is empty.
+absl::StatusOr<std::optional<SigningKeyType>> ConfiguredSigningKeyType(const Config& config) {
+  if (config.signing_key_type.empty()) {
+    return std::optional<SigningKeyType>();
+  }
+  VOUCH_ASSIGN_OR_RETURN(const SigningKeyType type, ParseSigningKeyType(config.signing_key_type));
+  return std::optional<SigningKeyType>(type);
+}
+
 // LoadOrCreateSigningKey reads the sealed signing key from the store, or
-// generates one and stores it sealed with `put_if_absent`. When another node
-// stored a key first, that key is used, so every node signs with one key.
+// generates one of type `type` and stores it sealed with `put_if_absent`.
+// When another node stored a key first, that key is used, so every node
+// signs with one key.
 absl::StatusOr<crypto::SslPtr<EVP_PKEY>> LoadOrCreateSigningKey(
-    store::Store& store, keystore::KeyStore& keystore,
+    store::Store& store, keystore::KeyStore& keystore, SigningKeyType type,
     const std::function<absl::StatusOr<Bytes>(std::string_view, ByteSpan)>& put_if_absent) {
   VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kSigningKeyBlob));
   if (blob.has_value()) {
     VOUCH_ASSIGN_OR_RETURN(const SecretBytes pem, keystore.Unseal(*blob, kSigningKeyBlob));
     return crypto::PrivateKeyFromPem(pem.Expose());
   }
-  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> key, crypto::GenerateRsaKey(kSigningKeyRsaBits));
+  VOUCH_ASSIGN_OR_RETURN(crypto::SslPtr<EVP_PKEY> key, GenerateSigningKey(type));
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes pem, crypto::PrivateKeyToPem(key.get()));
   VOUCH_ASSIGN_OR_RETURN(const Bytes sealed, keystore.Seal(pem, kSigningKeyBlob));
   VOUCH_ASSIGN_OR_RETURN(const Bytes stored, put_if_absent(kSigningKeyBlob, sealed));
@@ -79,9 +91,27 @@ std::optional<HttpResponse> CheckJsonContentType(const HttpRequest& request) {
                                            *type));
 }
 
+// IssuerForClaims returns the issuer of `keys` for a token with `claims`:
+// the simulated issuer when the evidence was simulated.
+absl::StatusOr<const token::TokenIssuer*> IssuerForClaims(const SigningKeySnapshot& keys,
+                                                         const nlohmann::json& claims) {
+  if (!claims.contains("x-vouch-simulated")) {
+    return &*keys.issuer;
+  }
+  if (!keys.simulated_issuer.has_value()) {
+    return Internalf("simulated evidence verified although simulated evidence is not allowed");
+  }
+  return &*keys.simulated_issuer;
+}
+
 }  // namespace
 
-Service::~Service() = default;
+Service::~Service() {
+  // The reload thread calls into audit_heads_, which is destroyed first.
+  if (signing_keys_ != nullptr) {
+    signing_keys_->Stop();
+  }
+}
 
 namespace {
 
@@ -124,6 +154,26 @@ absl::StatusOr<std::unique_ptr<keystore::KeyStore>> OpenKeyStore(const Config& c
   return std::unique_ptr<keystore::KeyStore>(std::move(pkcs11));
 }
 
+// MakeVcekProvider sets up the VCEK lookup of SEV-SNP reports: the cache
+// folder, and AMD KDS only when kds_url is set.
+absl::StatusOr<std::shared_ptr<const collateral::VcekProvider>> MakeVcekProvider(
+    const Config& config) {
+  collateral::VcekProviderOptions options;
+  options.cache_dir = config.collateral_cache_dir;
+  options.product = config.kds_product;
+  if (!config.kds_url.empty()) {
+    if (!absl::StartsWith(config.kds_url, "https://") &&
+        !absl::StartsWith(config.kds_url, "http://")) {
+      return InvalidArgumentf("config: kds_url {:?} is not an http:// or https:// URL",
+                              config.kds_url);
+    }
+    collateral::KdsClientOptions kds;
+    kds.base_url = config.kds_url;
+    options.kds = kds;
+  }
+  return std::make_shared<const collateral::VcekProvider>(std::move(options));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std::string issuer) {
@@ -136,59 +186,67 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   service->store_ = std::move(opened.store);
   service->dr_ = opened.dr;
   VOUCH_ASSIGN_OR_RETURN(service->keystore_, OpenKeyStore(config, dir));
+  VOUCH_ASSIGN_OR_RETURN(const std::optional<SigningKeyType> configured_key_type,
+                         ConfiguredSigningKeyType(config));
   VOUCH_ASSIGN_OR_RETURN(
       crypto::SslPtr<EVP_PKEY> signing_key,
-      LoadOrCreateSigningKey(*service->store_, *service->keystore_, opened.put_blob_if_absent));
-
-  token::TokenIssuerOptions issuer_options;
-  issuer_options.issuer = std::move(issuer);
-  issuer_options.lifetime = config.token_lifetime;
-  VOUCH_ASSIGN_OR_RETURN(service->issuer_,
-                         token::TokenIssuer::Create(std::move(signing_key), issuer_options));
-  // Retired signing keys (signing_keys.h) stay in the JWKS and so in the
-  // validator below, for tokens signed before the last rotation.
-  VOUCH_ASSIGN_OR_RETURN(const std::vector<PreviousSigningKey> previous_signing_keys,
-                         LoadPreviousSigningKeys(*service->store_));
-  VOUCH_RETURN_IF_ERROR(AddPreviousSigningKeys(*service->issuer_, previous_signing_keys));
-  std::vector<token::TrustedAuthority> authorities = {
-      {service->issuer_->issuer(), service->issuer_->Jwks()}};
-  if (config.allow_simulated_snp) {
-    EVP_PKEY* shared_key = service->issuer_->signing_key();
-    if (EVP_PKEY_up_ref(shared_key) != 1) {
-      return Internalf("simulated issuer: cannot share the token signing key");
+      LoadOrCreateSigningKey(*service->store_, *service->keystore_,
+                             configured_key_type.value_or(SigningKeyType::kRsa3072),
+                             opened.put_blob_if_absent));
+  if (configured_key_type.has_value()) {
+    const absl::StatusOr<SigningKeyType> stored_type = SigningKeyTypeOf(signing_key.get());
+    if (!stored_type.ok() || *stored_type != *configured_key_type) {
+      ServerLogger()->warn(
+          "token signing key: the stored key is {}, not the configured {}; it stays in use "
+          "until POST /signing-keys/rotate",
+          stored_type.ok() ? SigningKeyTypeName(*stored_type) : "of another type",
+          SigningKeyTypeName(*configured_key_type));
     }
-    token::TokenIssuerOptions simulated_options = issuer_options;
-    std::string base = service->issuer_->issuer();
+  }
+
+  SigningKeySetOptions key_options;
+  key_options.issuer.issuer = std::move(issuer);
+  key_options.issuer.lifetime = config.token_lifetime;
+  if (config.allow_simulated_snp) {
+    std::string base = key_options.issuer.issuer;
     while (absl::EndsWith(base, "/")) {
       base.pop_back();
     }
-    simulated_options.issuer = base + kSimulatedIssuerSuffix;
-    VOUCH_ASSIGN_OR_RETURN(
-        service->simulated_issuer_,
-        token::TokenIssuer::Create(crypto::SslPtr<EVP_PKEY>(shared_key), simulated_options));
-    VOUCH_RETURN_IF_ERROR(
-        AddPreviousSigningKeys(*service->simulated_issuer_, previous_signing_keys));
-    authorities.push_back({service->simulated_issuer_->issuer(), service->simulated_issuer_->Jwks()});
+    key_options.simulated_issuer = base + kSimulatedIssuerSuffix;
   }
-  VOUCH_RETURN_IF_ERROR(AddTrustedAuthorities(config, authorities));
-  token::TokenValidatorOptions validator_options;
+  VOUCH_RETURN_IF_ERROR(AddTrustedAuthorities(config, key_options.other_authorities));
   if (!config.token_audience.empty()) {
-    validator_options.audiences = {config.token_audience};
+    key_options.validator.audiences = {config.token_audience};
   }
-  VOUCH_ASSIGN_OR_RETURN(service->validator_, token::TokenValidator::Create(
-                                                  std::move(authorities), validator_options));
+  key_options.reload_interval = config.signing_key_reload_interval;
+  VOUCH_ASSIGN_OR_RETURN(service->signing_keys_,
+                         SigningKeySet::Create(service->store_.get(), service->keystore_.get(),
+                                               std::move(signing_key), std::move(key_options)));
+  const std::shared_ptr<const SigningKeySnapshot> keys = service->signing_keys_->Snapshot();
+  service->issuer_url_ = keys->issuer->issuer();
 
   broker::KeyBrokerDeps deps;
   deps.store = service->store_.get();
   deps.keystore = service->keystore_.get();
-  deps.validator = &*service->validator_;
-  deps.signing_key = service->issuer_->signing_key();
+  deps.key_source = service->signing_keys_.get();
   deps.recovery_days = config.key_recovery_days;
   VOUCH_ASSIGN_OR_RETURN(service->broker_, broker::KeyBroker::Create(deps));
-  service->key_routes_ = std::make_unique<KeyRoutes>(
-      service->broker_.get(), service->store_.get(), service->issuer_->issuer());
+  service->key_routes_ = std::make_unique<KeyRoutes>(service->broker_.get(),
+                                                     service->store_.get(), service->issuer_url_);
   service->audit_heads_ = std::make_unique<AuditHeadTimer>(
-      service->store_.get(), service->issuer_->signing_key(), broker::AuditHeadOptions{});
+      service->store_.get(), keys->issuer->signing_key(), broker::AuditHeadOptions{});
+  // The timer keeps a reference to each new key, so it never signs with a
+  // key that a reload released.
+  EVP_PKEY* first_key = keys->issuer->signing_key();
+  if (EVP_PKEY_up_ref(first_key) != 1) {
+    return Internalf("audit heads: cannot share the token signing key");
+  }
+  service->audit_heads_->SetSigningKey(crypto::SslPtr<EVP_PKEY>(first_key));
+  AuditHeadTimer* audit_heads = service->audit_heads_.get();
+  service->signing_keys_->OnSigningKeyChange([audit_heads](crypto::SslPtr<EVP_PKEY> key) {
+    audit_heads->SetSigningKey(std::move(key));
+  });
+  service->signing_keys_->Start();
 
   AttestationPoliciesOptions policy_options;
   policy_options.isolated = config.isolated;
@@ -219,6 +277,9 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
     VOUCH_ASSIGN_OR_RETURN(attestation.collateral,
                            crypto::LoadCertificatesFromDir(config.collateral_dir));
   }
+  if (!config.collateral_cache_dir.empty() || !config.kds_url.empty()) {
+    VOUCH_ASSIGN_OR_RETURN(attestation.vcek_provider, MakeVcekProvider(config));
+  }
   VOUCH_ASSIGN_OR_RETURN(service->dcap_, DcapAttestation::Create(config));
   if (config.allow_simulated_snp) {
     VOUCH_ASSIGN_OR_RETURN(service->simulated_,
@@ -246,23 +307,17 @@ absl::Status Service::AddRoutes(Router& router) {
   const auto issue_dcap = [this](std::string_view kind,
                                  nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
     VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kind, verified));
-    const bool simulated = claims.contains("x-vouch-simulated");
-    if (simulated && !simulated_issuer_.has_value()) {
-      return Internalf("simulated evidence verified although simulated evidence is not allowed");
-    }
-    const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
-    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), absl::Now()));
+    const std::shared_ptr<const SigningKeySnapshot> keys = signing_keys_->Snapshot();
+    VOUCH_ASSIGN_OR_RETURN(const token::TokenIssuer* issuer, IssuerForClaims(*keys, claims));
+    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer->Issue(std::move(claims), absl::Now()));
     return JsonResponse(200, {{"token", token}});
   };
   VOUCH_RETURN_IF_ERROR(dcap_->AddRoutes(router, issue_dcap));
   const auto issue_azure = [this](nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
     VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kAzureGuestKind, verified));
-    const bool simulated = claims.contains("x-vouch-simulated");
-    if (simulated && !simulated_issuer_.has_value()) {
-      return Internalf("simulated evidence verified although simulated evidence is not allowed");
-    }
-    const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
-    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), absl::Now()));
+    const std::shared_ptr<const SigningKeySnapshot> keys = signing_keys_->Snapshot();
+    VOUCH_ASSIGN_OR_RETURN(const token::TokenIssuer* issuer, IssuerForClaims(*keys, claims));
+    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer->Issue(std::move(claims), absl::Now()));
     return JsonResponse(200, {{"token", token}});
   };
   VOUCH_RETURN_IF_ERROR(azure_->AddRoutes(router, issue_azure));
@@ -270,41 +325,58 @@ absl::Status Service::AddRoutes(Router& router) {
   // credential activation against an EK certificate, then quotes by that AK.
   TpmAttestationOptions tpm_options;
   VOUCH_ASSIGN_OR_RETURN(tpm_options.ek_roots, LoadTpmEkRoots(config_.tpm_ek_roots));
+  VOUCH_ASSIGN_OR_RETURN(tpm_options.ek_crls, LoadTpmEkCrls(config_.tpm_ek_crls));
   VOUCH_ASSIGN_OR_RETURN(std::shared_ptr<const TpmAttestation> tpm,
                          TpmAttestation::Create(*store_, std::move(tpm_options)));
   const auto issue_tpm = [this](nlohmann::json verified) -> absl::StatusOr<HttpResponse> {
     VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kTpmKind, verified));
-    VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer_->Issue(std::move(claims), absl::Now()));
+    const std::shared_ptr<const SigningKeySnapshot> keys = signing_keys_->Snapshot();
+    VOUCH_ASSIGN_OR_RETURN(const std::string token,
+                           keys->issuer->Issue(std::move(claims), absl::Now()));
     return JsonResponse(200, {{"token", token}});
   };
   VOUCH_RETURN_IF_ERROR(TpmAttestation::AddRoutes(router, std::move(tpm), issue_tpm));
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/certs", [this](const HttpRequest&) {
-    return absl::StatusOr<HttpResponse>(JsonResponse(200, issuer_->Jwks()));
+    return absl::StatusOr<HttpResponse>(
+        JsonResponse(200, signing_keys_->Snapshot()->issuer->Jwks()));
   }));
   VOUCH_RETURN_IF_ERROR(
       router.Add("GET", "/.well-known/openid-configuration", [this](const HttpRequest&) {
-        return absl::StatusOr<HttpResponse>(JsonResponse(200, issuer_->OpenIdConfiguration()));
+        return absl::StatusOr<HttpResponse>(
+            JsonResponse(200, signing_keys_->Snapshot()->issuer->OpenIdConfiguration()));
       }));
-  if (simulated_issuer_.has_value()) {
+  if (signing_keys_->Snapshot()->simulated_issuer.has_value()) {
     // The simulated issuer's metadata, at the paths its "iss" implies.
     VOUCH_RETURN_IF_ERROR(router.Add("GET", "/simulated/certs", [this](const HttpRequest&) {
-      return absl::StatusOr<HttpResponse>(JsonResponse(200, simulated_issuer_->Jwks()));
+      return absl::StatusOr<HttpResponse>(
+          JsonResponse(200, signing_keys_->Snapshot()->simulated_issuer->Jwks()));
     }));
     VOUCH_RETURN_IF_ERROR(router.Add(
         "GET", "/simulated/.well-known/openid-configuration", [this](const HttpRequest&) {
+          const std::shared_ptr<const SigningKeySnapshot> keys = signing_keys_->Snapshot();
           return absl::StatusOr<HttpResponse>(
-              JsonResponse(200, simulated_issuer_->OpenIdConfiguration()));
+              JsonResponse(200, keys->simulated_issuer->OpenIdConfiguration()));
         }));
   }
   // Signing-key rotation (signing_keys.h): administrator only (access.cc).
-  // Nodes, this one included, sign with the new key after their next start.
+  // This node swaps in the new key at once, and other nodes do so at their
+  // next reload (signing_key_set.h).
   const auto rotate_signing_key =
       [this](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    VOUCH_ASSIGN_OR_RETURN(const SigningKeyRotation rotation,
-                           RotateSigningKey(*store_, *keystore_, "admin"));
+    VOUCH_ASSIGN_OR_RETURN(const std::optional<SigningKeyType> type,
+                           ConfiguredSigningKeyType(config_));
+    VOUCH_ASSIGN_OR_RETURN(
+        const SigningKeyRotation rotation,
+        RotateSigningKey(*store_, *keystore_, "admin", kKeptPreviousSigningKeys, type));
+    const absl::Status reloaded = signing_keys_->Reload();
+    if (!reloaded.ok()) {
+      ServerLogger()->warn("token signing key {} stored, but this node did not reload it: {}",
+                           rotation.kid, reloaded.ToString());
+    }
     return JsonResponse(200, {{"kid", rotation.kid},
                               {"previous_kids", rotation.previous_kids},
-                              {"applies", "at each node's next start"}});
+                              {"applies", "at once on this node, on the others at their next "
+                                          "reload (signing_key_reload_seconds)"}});
   };
   VOUCH_RETURN_IF_ERROR(router.Add("POST", "/signing-keys/rotate", rotate_signing_key));
   VOUCH_RETURN_IF_ERROR(router.Add("GET", "/healthz", [](const HttpRequest&) {
@@ -343,12 +415,9 @@ absl::StatusOr<HttpResponse> Service::HandleAttest(const HttpRequest& request) c
   const absl::Time now = absl::Now();
   VOUCH_ASSIGN_OR_RETURN(nlohmann::json verified, AttestSnp(attest, attestation_, now));
   VOUCH_ASSIGN_OR_RETURN(nlohmann::json claims, policies_->Apply(kSevSnpVmKind, verified));
-  const bool simulated = claims.contains("x-vouch-simulated");
-  if (simulated && !simulated_issuer_.has_value()) {
-    return Internalf("simulated evidence verified although simulated evidence is not allowed");
-  }
-  const token::TokenIssuer& issuer = simulated ? *simulated_issuer_ : *issuer_;
-  VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer.Issue(std::move(claims), now));
+  const std::shared_ptr<const SigningKeySnapshot> keys = signing_keys_->Snapshot();
+  VOUCH_ASSIGN_OR_RETURN(const token::TokenIssuer* issuer, IssuerForClaims(*keys, claims));
+  VOUCH_ASSIGN_OR_RETURN(const std::string token, issuer->Issue(std::move(claims), now));
   return JsonResponse(200, {{"token", token}});
 }
 

@@ -34,6 +34,7 @@
 #include "vouch/server/dr_mode.h"
 #include "vouch/server/key_routes.h"
 #include "vouch/server/router.h"
+#include "vouch/server/signing_key_set.h"
 #include "vouch/snp/simulated.h"
 #include "vouch/store/store.h"
 #include "vouch/token/issuer.h"
@@ -75,7 +76,15 @@ class Service {
   // Service, which must outlive the router.
   absl::Status AddRoutes(Router& router);
 
-  const token::TokenIssuer& issuer() const { return *issuer_; }
+  // issuer returns the issuer of the current signing keys. NOTE: the
+  // reference is valid only until the next reload changes the keys; use
+  // signing_keys() to keep one set.
+  const token::TokenIssuer& issuer() const { return *signing_keys_->Snapshot()->issuer; }
+  // The tokens' "iss", which is also the base of key ids.
+  const std::string& issuer_url() const { return issuer_url_; }
+  std::shared_ptr<const SigningKeySnapshot> signing_keys() const {
+    return signing_keys_->Snapshot();
+  }
   store::Store& store() { return *store_; }
   // policies returns the attestation policy of each evidence kind; attest
   // handlers call policies().Apply(kind, claims) before issuing a token.
@@ -98,11 +107,10 @@ class Service {
   // Read-only (disaster-recovery) state, shared with store_'s guard.
   std::shared_ptr<DrMode> dr_;
   std::unique_ptr<keystore::KeyStore> keystore_;
-  std::optional<token::TokenIssuer> issuer_;
-  // Same signing key as issuer_, but "iss" is <issuer>/simulated; set only
-  // when simulated evidence is allowed.
-  std::optional<token::TokenIssuer> simulated_issuer_;
-  std::optional<token::TokenValidator> validator_;
+  std::string issuer_url_;
+  // Token issuers and validator, reloaded when another node rotates the
+  // signing key (signing_key_set.h).
+  std::unique_ptr<SigningKeySet> signing_keys_;
   std::unique_ptr<broker::KeyBroker> broker_;
   std::unique_ptr<AttestationPolicies> policies_;
   std::optional<snp::SimulatedSnp> simulated_;

@@ -16,7 +16,66 @@ absl::StatusOr<std::string> KidOf(EVP_PKEY* key) {
   return jwk.at("kid").get<std::string>();
 }
 
+struct SigningKeyTypeEntry {
+  SigningKeyType type;
+  std::string_view name;
+};
+
+constexpr SigningKeyTypeEntry kSigningKeyTypes[] = {
+    {SigningKeyType::kRsa3072, "rsa-3072"},
+    {SigningKeyType::kEcP256, "ec-p256"},
+    {SigningKeyType::kEcP384, "ec-p384"},
+};
+
 }  // namespace
+
+absl::StatusOr<SigningKeyType> ParseSigningKeyType(std::string_view name) {
+  for (const SigningKeyTypeEntry& entry : kSigningKeyTypes) {
+    if (entry.name == name) {
+      return entry.type;
+    }
+  }
+  return InvalidArgumentf("signing key type \"{}\" unknown, want rsa-3072, ec-p256 or ec-p384",
+                          name);
+}
+
+std::string_view SigningKeyTypeName(SigningKeyType type) {
+  for (const SigningKeyTypeEntry& entry : kSigningKeyTypes) {
+    if (entry.type == type) {
+      return entry.name;
+    }
+  }
+  return "unknown";
+}
+
+absl::StatusOr<SigningKeyType> SigningKeyTypeOf(EVP_PKEY* key) {
+  if (crypto::IsRsaKey(key) && EVP_PKEY_get_bits(key) == kSigningKeyRsaBits) {
+    return SigningKeyType::kRsa3072;
+  }
+  if (crypto::IsEcKey(key)) {
+    VOUCH_ASSIGN_OR_RETURN(const std::string curve, crypto::EcCurveName(key));
+    if (curve == "P-256") {
+      return SigningKeyType::kEcP256;
+    }
+    if (curve == "P-384") {
+      return SigningKeyType::kEcP384;
+    }
+  }
+  return InvalidArgumentf("token signing key: {}-bit {} key, want RSA-3072, EC P-256 or EC P-384",
+                          EVP_PKEY_get_bits(key), crypto::IsRsaKey(key) ? "RSA" : "non-RSA");
+}
+
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> GenerateSigningKey(SigningKeyType type) {
+  switch (type) {
+    case SigningKeyType::kRsa3072:
+      return crypto::GenerateRsaKey(kSigningKeyRsaBits);
+    case SigningKeyType::kEcP256:
+      return crypto::GenerateEcKey("P-256");
+    case SigningKeyType::kEcP384:
+      return crypto::GenerateEcKey("P-384");
+  }
+  return InvalidArgumentf("signing key type {} unknown", static_cast<int>(type));
+}
 
 absl::StatusOr<std::vector<PreviousSigningKey>> LoadPreviousSigningKeys(store::Store& store) {
   VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kPreviousSigningKeysBlob));
@@ -66,7 +125,8 @@ absl::Status AddPreviousSigningKeys(token::TokenIssuer& issuer,
 absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
                                                     keystore::KeyStore& keystore,
                                                     std::string_view actor,
-                                                    size_t keep_previous) {
+                                                    size_t keep_previous,
+                                                    std::optional<SigningKeyType> type) {
   if (keep_previous == 0) {
     return InvalidArgumentf("signing key rotation: keep_previous is 0, want at least 1");
   }
@@ -104,9 +164,15 @@ absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
   const std::string previous_json = nlohmann::json({{"keys", keys}}).dump();
   VOUCH_RETURN_IF_ERROR(store.PutBlob(kPreviousSigningKeysBlob, AsBytes(previous_json)));
 
-  // Step 2: the new key replaces the current one.
-  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> next,
-                         crypto::GenerateRsaKey(kSigningKeyRsaBits));
+  // Step 2: the new key, of the current key's type unless `type` is set,
+  // replaces the current one.
+  // A current key of another kind (none is made here) is replaced by the
+  // default, RSA-3072.
+  if (!type.has_value()) {
+    const absl::StatusOr<SigningKeyType> current_type = SigningKeyTypeOf(current.get());
+    type = current_type.ok() ? *current_type : SigningKeyType::kRsa3072;
+  }
+  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> next, GenerateSigningKey(*type));
   VOUCH_ASSIGN_OR_RETURN(rotation.kid, KidOf(next.get()));
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes next_pem, crypto::PrivateKeyToPem(next.get()));
   VOUCH_ASSIGN_OR_RETURN(const Bytes next_sealed, keystore.Seal(next_pem, kSigningKeyBlob));

@@ -2,23 +2,21 @@
 //
 // Every node of a deployment signs tokens with the key sealed in store blob
 // kSigningKeyBlob (service.h). RotateSigningKey replaces that key with a new
-// RSA-3072 key and keeps the public halves of the retired keys in blob
+// key (RSA-3072, EC P-256 or EC P-384) and keeps the public halves of the retired keys in blob
 // kPreviousSigningKeysBlob, so tokens signed before the rotation stay
 // verifiable: each node publishes those keys in /certs beside the current
 // one, and its release validator accepts tokens signed by any of them.
 //
-// A node reads both blobs when it starts (Service::Open). A node that was
-// running during a rotation keeps signing with the old key, and does not
-// accept tokens signed with the new key, until it restarts: restart every
-// node after a rotation.
-// TODO: re-read the key set on a timer and swap the issuer, validator and
-// release signer in place, so that running nodes follow without a restart.
+// A node reads both blobs when it starts (Service::Open) and again while it
+// runs (SigningKeySet in signing_key_set.h): at once after its own rotation,
+// periodically, and when a release token of its issuer has an unknown kid.
 #ifndef VOUCH_SERVER_SIGNING_KEYS_H_
 #define VOUCH_SERVER_SIGNING_KEYS_H_
 
 #include <openssl/evp.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +29,19 @@
 #include "vouch/token/issuer.h"
 
 namespace vouch::server {
+
+// SigningKeyType is the kind of token signing key, which fixes the JWS
+// algorithm of tokens, release responses and audit heads: RS256 for
+// RSA-3072, ES256 for EC P-256 and ES384 for EC P-384.
+enum class SigningKeyType { kRsa3072, kEcP256, kEcP384 };
+
+// ParseSigningKeyType reads "rsa-3072", "ec-p256" or "ec-p384".
+absl::StatusOr<SigningKeyType> ParseSigningKeyType(std::string_view name);
+std::string_view SigningKeyTypeName(SigningKeyType type);
+// SigningKeyTypeOf returns the type of an existing key. Any other key
+// (another RSA size or curve) is InvalidArgument.
+absl::StatusOr<SigningKeyType> SigningKeyTypeOf(EVP_PKEY* key);
+absl::StatusOr<crypto::SslPtr<EVP_PKEY>> GenerateSigningKey(SigningKeyType type);
 
 // Store blob with the retired signing keys' public halves, newest first, as
 // JSON: {"keys": [{"kid": "...", "public_key": "-----BEGIN PUBLIC KEY..."}]}.
@@ -61,7 +72,8 @@ struct SigningKeyRotation {
   std::vector<std::string> previous_kids;  // newest first
 };
 
-// RotateSigningKey generates a new signing key, moves the current key's
+// RotateSigningKey generates a new signing key of type `type` (the current
+// key's type when nullopt), moves the current key's
 // public half to the front of kPreviousSigningKeysBlob (keeping at most
 // `keep_previous` keys), stores the new key sealed under kSigningKeyBlob,
 // and appends an audit record "token.signing-key.rotate" by `actor`.
@@ -74,7 +86,8 @@ struct SigningKeyRotation {
 absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
                                                     keystore::KeyStore& keystore,
                                                     std::string_view actor,
-                                                    size_t keep_previous = kKeptPreviousSigningKeys);
+                                                    size_t keep_previous = kKeptPreviousSigningKeys,
+                                                    std::optional<SigningKeyType> type = std::nullopt);
 
 }  // namespace vouch::server
 

@@ -79,6 +79,16 @@ std::string KidOfToken(const std::string& token) {
   return json.is_object() ? json.value("kid", "") : "";
 }
 
+// AlgOfToken returns the "alg" of a JWT's or JWS's header, or "".
+std::string AlgOfToken(const std::string& token) {
+  absl::StatusOr<Bytes> header = Base64UrlDecode(token.substr(0, token.find('.')));
+  if (!header.ok()) {
+    return "";
+  }
+  const nlohmann::json json = nlohmann::json::parse(ToString(*header), nullptr, false);
+  return json.is_object() ? json.value("alg", "") : "";
+}
+
 std::vector<std::string> JwksKids(const ClientResponse& response) {
   std::vector<std::string> kids;
   for (const nlohmann::json& key : response.Json().value("keys", nlohmann::json::array())) {
@@ -97,9 +107,12 @@ class SingleNode {
   }
   ~SingleNode() { std::filesystem::remove_all(data_dir_); }
 
-  void Restart() {
+  // Restart starts the server again; `signing_key_type` sets
+  // Config::signing_key_type ("" keeps the default).
+  void Restart(const std::string& signing_key_type = "") {
     server_.reset();
     Config config;
+    config.signing_key_type = signing_key_type;
     config.listen = "127.0.0.1:0";
     config.data_dir = data_dir_;
     config.admin_token_sha256 = HashAdminToken(kAdminToken);
@@ -131,11 +144,15 @@ class SingleNode {
   }
 
   int Release(const std::string& name, const std::string& token) const {
+    return ReleaseResponse(name, token).status;
+  }
+
+  ClientResponse ReleaseResponse(const std::string& name, const std::string& token) const {
     const nlohmann::json body = {{"target", token}};
     absl::StatusOr<ClientResponse> response =
         Call(port(), "POST", "/keys/" + name + "/release", body.dump());
     VOUCH_CHECK(response.ok());
-    return response->status;
+    return *response;
   }
 
   ClientResponse Get(const std::string& path) const {
@@ -242,6 +259,94 @@ TEST(SigningKeyRotationTest, RotationIsAudited) {
   EXPECT_EQ(last.actor, "admin");
   EXPECT_EQ(last.target, "signing-keys/" + rotated.Json().value("kid", ""));
   EXPECT_EQ(last.detail, "previous kid " + first_kid);
+}
+
+TEST(SigningKeyTypeTest, ParsesNamesAndRejectsOthers) {
+  ASSERT_OK_AND_ASSIGN(const SigningKeyType rsa, ParseSigningKeyType("rsa-3072"));
+  EXPECT_EQ(rsa, SigningKeyType::kRsa3072);
+  ASSERT_OK_AND_ASSIGN(const SigningKeyType p256, ParseSigningKeyType("ec-p256"));
+  EXPECT_EQ(p256, SigningKeyType::kEcP256);
+  ASSERT_OK_AND_ASSIGN(const SigningKeyType p384, ParseSigningKeyType("ec-p384"));
+  EXPECT_EQ(p384, SigningKeyType::kEcP384);
+  EXPECT_EQ(SigningKeyTypeName(SigningKeyType::kEcP256), "ec-p256");
+  EXPECT_THAT(ParseSigningKeyType("rsa-2048"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseSigningKeyType("EC-P256"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(SigningKeyTypeTest, TypeOfGeneratedKeys) {
+  for (const SigningKeyType type :
+       {SigningKeyType::kRsa3072, SigningKeyType::kEcP256, SigningKeyType::kEcP384}) {
+    SCOPED_TRACE(SigningKeyTypeName(type));
+    ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> key, GenerateSigningKey(type));
+    ASSERT_OK_AND_ASSIGN(const SigningKeyType found, SigningKeyTypeOf(key.get()));
+    EXPECT_EQ(found, type);
+  }
+  ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> rsa2048, crypto::GenerateRsaKey(2048));
+  EXPECT_THAT(SigningKeyTypeOf(rsa2048.get()), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(SigningKeyTypeTest, Es256TokenAndReleaseEndToEnd) {
+  SingleNode node(NewDataDir("es256"));
+  ASSERT_NO_FATAL_FAILURE(node.Restart("ec-p256"));
+  ASSERT_NO_FATAL_FAILURE(node.CreateKey("disk"));
+
+  const nlohmann::json jwks = node.Get("/certs").Json();
+  ASSERT_EQ(jwks["keys"].size(), 1u);
+  EXPECT_EQ(jwks["keys"][0].value("kty", ""), "EC");
+  EXPECT_EQ(jwks["keys"][0].value("crv", ""), "P-256");
+  EXPECT_EQ(jwks["keys"][0].value("alg", ""), "ES256");
+  EXPECT_FALSE(jwks["keys"][0].contains("n"));
+
+  const std::string token = node.Attest();
+  EXPECT_EQ(AlgOfToken(token), "ES256");
+  const ClientResponse released = node.ReleaseResponse("disk", token);
+  ASSERT_EQ(released.status, 200) << released.body;
+  EXPECT_EQ(AlgOfToken(released.Json().value("value", "")), "ES256");
+}
+
+TEST(SigningKeyTypeTest, RotationFromRsaToEc) {
+  SingleNode node(NewDataDir("rsa_to_ec"));
+  ASSERT_NO_FATAL_FAILURE(node.Restart());
+  ASSERT_NO_FATAL_FAILURE(node.CreateKey("disk"));
+  const std::string rsa_token = node.Attest();
+  ASSERT_EQ(AlgOfToken(rsa_token), "RS256");
+  const std::string rsa_kid = node.service().issuer().kid();
+
+  // The configured type applies to the next key: the stored RSA key stays.
+  ASSERT_NO_FATAL_FAILURE(node.Restart("ec-p256"));
+  EXPECT_EQ(node.service().issuer().kid(), rsa_kid);
+  const ClientResponse rotated = node.Rotate(AdminHeaders());
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const std::string ec_kid = rotated.Json().value("kid", "");
+
+  ASSERT_NO_FATAL_FAILURE(node.Restart("ec-p256"));
+  const nlohmann::json jwks = node.Get("/certs").Json();
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  EXPECT_EQ(jwks["keys"][0].value("kid", ""), ec_kid);
+  EXPECT_EQ(jwks["keys"][0].value("kty", ""), "EC");
+  EXPECT_EQ(jwks["keys"][0].value("alg", ""), "ES256");
+  EXPECT_EQ(jwks["keys"][1].value("kid", ""), rsa_kid);
+  EXPECT_EQ(jwks["keys"][1].value("kty", ""), "RSA");
+  EXPECT_EQ(jwks["keys"][1].value("alg", ""), "RS256");
+
+  EXPECT_EQ(node.Release("disk", rsa_token), 200);
+  const std::string ec_token = node.Attest();
+  EXPECT_EQ(AlgOfToken(ec_token), "ES256");
+  EXPECT_EQ(node.Release("disk", ec_token), 200);
+}
+
+TEST(SigningKeyTypeTest, RotationKeepsKeyType) {
+  SingleNode node(NewDataDir("keep_type"));
+  ASSERT_NO_FATAL_FAILURE(node.Restart("ec-p384"));
+  // A node without the option rotates to the current key's type.
+  ASSERT_NO_FATAL_FAILURE(node.Restart());
+  ASSERT_EQ(node.Rotate(AdminHeaders()).status, 200);
+  ASSERT_NO_FATAL_FAILURE(node.Restart());
+  const nlohmann::json jwks = node.Get("/certs").Json();
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  EXPECT_EQ(jwks["keys"][0].value("crv", ""), "P-384");
+  EXPECT_EQ(jwks["keys"][0].value("alg", ""), "ES384");
+  EXPECT_EQ(AlgOfToken(node.Attest()), "ES384");
 }
 
 TEST(PreviousSigningKeysTest, NoBlobMeansNoKeys) {

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -253,6 +254,41 @@ absl::StatusOr<std::vector<crypto::Certificate>> LoadTpmEkRoots(const std::strin
   return roots;
 }
 
+absl::StatusOr<std::vector<crypto::Crl>> LoadTpmEkCrls(const std::string& path) {
+  if (path.empty()) {
+    return std::vector<crypto::Crl>{};
+  }
+  std::vector<std::string> files;
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      if (entry.is_regular_file()) {
+        files.push_back(entry.path().string());
+      }
+    }
+    if (error) {
+      return InvalidArgumentf("TPM EK CRLs {}: cannot list the folder: {}", path,
+                              error.message());
+    }
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(path);
+  }
+  std::vector<crypto::Crl> crls;
+  for (const std::string& file : files) {
+    VOUCH_ASSIGN_OR_RETURN(const Bytes data, ReadFile(file, crypto::kMaxCrlBytes));
+    absl::StatusOr<crypto::Crl> crl = crypto::Crl::Parse(data);
+    if (!crl.ok()) {
+      return Prefix(fmt::format("TPM EK CRL {}", file), crl.status());
+    }
+    crls.push_back(*std::move(crl));
+  }
+  if (crls.empty()) {
+    return InvalidArgumentf("TPM EK CRLs {}: no CRL files found", path);
+  }
+  return crls;
+}
+
 std::vector<std::string> TpmClaimTypes() {
   return {"x-ms-attestation-type",
           "secureboot",
@@ -315,6 +351,7 @@ absl::StatusOr<crypto::Certificate> TpmAttestation::VerifyEkCertificate(
         if (absl::Status valid = root.CheckValidAt(now); !valid.ok()) {
           return AsUnauthenticated("tpm enroll: EK manufacturer root", valid);
         }
+        VOUCH_RETURN_IF_ERROR(CheckNotRevoked(current, root, now));
         return ek_cert;
       }
     }
@@ -332,10 +369,39 @@ absl::StatusOr<crypto::Certificate> TpmAttestation::VerifyEkCertificate(
           "(no root or CA certificate sent signs {:?}, issued by {:?})",
           current.Subject(), current.Issuer());
     }
+    VOUCH_RETURN_IF_ERROR(CheckNotRevoked(current, *issuer, now));
     current = *issuer;
   }
   return Unauthenticatedf("tpm enroll: the EK certificate chain is longer than {} certificates",
                           kMaxEkChainDepth);
+}
+
+absl::Status TpmAttestation::CheckNotRevoked(const crypto::Certificate& cert,
+                                             const crypto::Certificate& issuer,
+                                             absl::Time now) const {
+  for (const crypto::Crl& crl : options_.ek_crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_issuer_name(cert.get())) != 0) {
+      continue;
+    }
+    // A CRL that cannot be trusted fails closed: the certificate might be
+    // on the CRL that should have been there.
+    if (absl::Status signed_by = crl.VerifySignedBy(issuer); !signed_by.ok()) {
+      return Unauthenticatedf("tpm enroll: the configured CRL of {:?} does not verify with the "
+                              "key of the CA certificate in the EK chain ({}); replace the CRL "
+                              "in --tpm-ek-crls",
+                              crl.Issuer(), signed_by.message());
+    }
+    if (absl::Status current = crl.CheckValidAt(now); !current.ok()) {
+      return Unauthenticatedf("tpm enroll: the configured CRL of {:?} is not current ({}); "
+                              "install a fresh CRL in --tpm-ek-crls",
+                              crl.Issuer(), current.message());
+    }
+    if (crl.IsRevoked(cert)) {
+      return Unauthenticatedf("tpm enroll: certificate serial {} ({:?}) issued by {:?} is revoked",
+                              HexEncode(crypto::SerialOf(cert)), cert.Subject(), cert.Issuer());
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<nlohmann::json> TpmAttestation::Enroll(const nlohmann::json& body,

@@ -9,7 +9,9 @@
 //   -> 200 {"enrollmentId": 32 hex, "credentialBlob": base64url,
 //           "encryptedSecret": base64url}
 //   The EK certificate must chain to a configured manufacturer root
-//   (--tpm-ek-roots), certify the EK public key sent, and the AK must have
+//   (--tpm-ek-roots), must not be revoked by a configured CRL
+//   (--tpm-ek-crls), must certify the EK public key sent (RSA, or ECC on
+//   NIST P-256 or P-384), and the AK must have
 //   the attributes of a TPM-resident attestation key. The credential protects
 //   a fresh 32-byte secret for that EK and the AK's name. The server keeps
 //   only SHA-256 of the secret, for the enrollment lifetime (60 s).
@@ -44,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/crypto/crl.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/server/http_message.h"
 #include "vouch/server/router.h"
@@ -60,6 +63,12 @@ struct TpmAttestationOptions {
   // Manufacturer roots that EK certificates must chain to. Empty disables
   // POST /tpm/enroll (503).
   std::vector<crypto::Certificate> ek_roots;
+  // CRLs of the EK CAs (roots and intermediates). Each certificate of an
+  // EK chain is checked against every CRL whose issuer is the
+  // certificate's issuer. Such a CRL must verify with that issuer's key
+  // and be current (thisUpdate <= now <= nextUpdate), or enrollment is
+  // rejected. A CA with no CRL here is not checked.
+  std::vector<crypto::Crl> ek_crls;
   absl::Duration enrollment_lifetime = kTpmEnrollmentLifetime;
 };
 
@@ -67,6 +76,12 @@ struct TpmAttestationOptions {
 // folder (every regular file in it). An empty path returns no roots.
 // Every root must be a CA certificate.
 absl::StatusOr<std::vector<crypto::Certificate>> LoadTpmEkRoots(const std::string& path);
+
+// LoadTpmEkCrls reads the CRLs (PEM or DER, one per file) of `path`, a file
+// or a folder (every regular file in it). A file that is not a CRL is
+// kInvalidArgument, so a misplaced file fails startup instead of being
+// skipped. An empty path returns no CRLs.
+absl::StatusOr<std::vector<crypto::Crl>> LoadTpmEkCrls(const std::string& path);
 
 // TpmClaimTypes lists the top-level claim types of TPM evidence, for
 // attestation policies of kind "Tpm".
@@ -100,9 +115,13 @@ class TpmAttestation {
       : store_(store), options_(std::move(options)) {}
 
   // VerifyEkCertificate checks the chain of `chain[0]` to a configured root
-  // and returns chain[0].
+  // and each link against the configured CRLs, and returns chain[0].
   absl::StatusOr<crypto::Certificate> VerifyEkCertificate(
       const std::vector<crypto::Certificate>& chain, absl::Time now) const;
+
+  // CheckNotRevoked applies the CRLs of `issuer` to `cert`.
+  absl::Status CheckNotRevoked(const crypto::Certificate& cert, const crypto::Certificate& issuer,
+                               absl::Time now) const;
 
   store::Store& store_;
   TpmAttestationOptions options_;

@@ -17,6 +17,7 @@
 
 #include "vouch/base/file.h"
 #include "vouch/base/status.h"
+#include "vouch/crypto/crl.h"
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/jws.h"
 #include "vouch/crypto/keys.h"
@@ -42,6 +43,7 @@ using vouch::testing::StatusIs;
 constexpr uint32_t kEkHandle = 0x81010001;
 constexpr uint32_t kAkHandle = 0x81000003;
 constexpr uint32_t kOtherAkHandle = 0x81000004;
+constexpr uint32_t kEccEkHandle = 0x81010002;
 constexpr char kAdminToken[] = "tpm-attestation-admin-token";
 
 // SecureBootVariable is UEFI_VARIABLE_DATA for SecureBoot = `value`.
@@ -380,6 +382,133 @@ TEST_F(TpmAttestationTest, LoadTpmEkRootsRejectsLeafCertificate) {
   EXPECT_FALSE(LoadTpmEkRoots(data_dir_ + "/missing.pem").ok());
   ASSERT_OK_AND_ASSIGN(const std::vector<crypto::Certificate> none, LoadTpmEkRoots(""));
   EXPECT_TRUE(none.empty());
+}
+
+TEST_F(TpmAttestationTest, EnrollsAkWithEccEk) {
+  for (const auto type : {tpm::TpmClient::EkType::kEccP256, tpm::TpmClient::EkType::kEccP384}) {
+    SCOPED_TRACE(type == tpm::TpmClient::EkType::kEccP256 ? "P-256" : "P-384");
+    ASSERT_OK_AND_ASSIGN(const Bytes ecc_ek_public, tpm_->CreateEk(kEccEkHandle, type));
+    ASSERT_OK_AND_ASSIGN(const tpm::ObjectPublic ecc_ek, tpm::ParsePublicArea(ecc_ek_public));
+    const crypto::Certificate ecc_ek_cert = ca_.IssueEkCertificate(ecc_ek.key.get(), 0x5678);
+    const ClientResponse enrolled = Post("/tpm/enroll", {{"ekCertificate", ecc_ek_cert.Pem()},
+                                                         {"ekPublic", Base64UrlEncode(ecc_ek_public)},
+                                                         {"akPublic", Base64UrlEncode(ak_public_)}});
+    ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+    const nlohmann::json enrollment = enrolled.Json();
+    const Bytes blob = Base64UrlDecode(enrollment["credentialBlob"].get<std::string>()).value();
+    const Bytes encrypted =
+        Base64UrlDecode(enrollment["encryptedSecret"].get<std::string>()).value();
+    ASSERT_OK_AND_ASSIGN(const SecretBytes secret,
+                         tpm_->ActivateCredential(kAkHandle, kEccEkHandle, blob, encrypted));
+    const ClientResponse activated = Activate(enrollment, secret);
+    ASSERT_EQ(activated.status, 200) << activated.body;
+    EXPECT_EQ(activated.Json()["akName"], ak_name_);
+
+    // The RSA EK of the same TPM cannot recover a credential made for the
+    // ECC EK.
+    EXPECT_FALSE(tpm_->ActivateCredential(kAkHandle, kEkHandle, blob, encrypted).ok());
+  }
+}
+
+// EK certificate revocation: the fixture's EK certificate (serial 0x1234)
+// checked against CRLs of the test CA, through a TpmAttestation on the
+// server's store.
+class TpmEkRevocationTest : public TpmAttestationTest {
+ protected:
+  crypto::Crl IssueCrl(EVP_PKEY* signing_key, absl::Time this_update, absl::Time next_update,
+                       std::vector<Bytes> revoked) const {
+    crypto::CrlSpec spec;
+    spec.issuer = &ca_.cert;
+    spec.issuer_key = signing_key;
+    spec.this_update = this_update;
+    spec.next_update = next_update;
+    spec.revoked_serials = std::move(revoked);
+    return crypto::IssueCrl(spec).value();
+  }
+
+  absl::StatusOr<nlohmann::json> EnrollWith(std::vector<crypto::Crl> crls) {
+    TpmAttestationOptions options;
+    options.ek_roots = {ca_.cert};
+    options.ek_crls = std::move(crls);
+    VOUCH_ASSIGN_OR_RETURN(const auto attestation,
+                           TpmAttestation::Create(server_->service().store(), std::move(options)));
+    return attestation->Enroll(EnrollBody(ek_cert_, ak_public_), absl::Now());
+  }
+};
+
+TEST_F(TpmEkRevocationTest, CrlWithoutEkSerialAllowsEnrollment) {
+  const absl::Time now = absl::Now();
+  EXPECT_OK(EnrollWith({IssueCrl(ca_.key.get(), now - absl::Hours(1), now + absl::Hours(1),
+                                 {Bytes{0x12, 0x35}})})
+                .status());
+}
+
+TEST_F(TpmEkRevocationTest, RejectsRevokedEkNamingSerial) {
+  const absl::Time now = absl::Now();
+  EXPECT_THAT(EnrollWith({IssueCrl(ca_.key.get(), now - absl::Hours(1), now + absl::Hours(1),
+                                   {Bytes{0x12, 0x34}})}),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("certificate serial 1234 (\"CN=swtpm EK\")")));
+  EXPECT_THAT(EnrollWith({IssueCrl(ca_.key.get(), now - absl::Hours(1), now + absl::Hours(1),
+                                   {Bytes{0x12, 0x34}})}),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("is revoked")));
+}
+
+TEST_F(TpmEkRevocationTest, RejectsCrlWithBadSignature) {
+  const absl::Time now = absl::Now();
+  // Same issuer name, signed by another key: the CRL does not verify, so
+  // enrollment fails even though the CRL lists no serial.
+  const crypto::SslPtr<EVP_PKEY> other_key = crypto::GenerateEcKey("P-256").value();
+  EXPECT_THAT(
+      EnrollWith({IssueCrl(other_key.get(), now - absl::Hours(1), now + absl::Hours(1), {})}),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("does not verify")));
+}
+
+TEST_F(TpmEkRevocationTest, RejectsExpiredCrl) {
+  const absl::Time now = absl::Now();
+  EXPECT_THAT(
+      EnrollWith({IssueCrl(ca_.key.get(), now - absl::Hours(48), now - absl::Hours(24), {})}),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("is not current")));
+}
+
+TEST_F(TpmEkRevocationTest, CrlOfOtherCaIsIgnored) {
+  const absl::Time now = absl::Now();
+  const TestCa other = TestCa::Make("another EK root");
+  crypto::CrlSpec spec;
+  spec.issuer = &other.cert;
+  spec.issuer_key = other.key.get();
+  spec.this_update = now - absl::Hours(48);
+  spec.next_update = now - absl::Hours(24);
+  spec.revoked_serials = {Bytes{0x12, 0x34}};
+  EXPECT_OK(EnrollWith({crypto::IssueCrl(spec).value()}).status());
+}
+
+TEST_F(TpmEkRevocationTest, ServerLoadsCrlFolderAndRejectsRevokedEk) {
+  const absl::Time now = absl::Now();
+  const std::string crl_dir = data_dir_ + "/crls";
+  std::filesystem::create_directories(crl_dir);
+  const crypto::Crl crl =
+      IssueCrl(ca_.key.get(), now - absl::Hours(1), now + absl::Hours(1), {Bytes{0x12, 0x34}});
+  ASSERT_OK(WriteFileAtomic(crl_dir + "/test-ca.crl", crl.Der()));
+  ASSERT_OK_AND_ASSIGN(const std::vector<crypto::Crl> loaded, LoadTpmEkCrls(crl_dir));
+  EXPECT_EQ(loaded.size(), 1u);
+
+  server_.reset();
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.admin_token_sha256 = HashAdminToken(kAdminToken);
+  config.data_dir = data_dir_ + "/server";
+  config.tpm_ek_roots = roots_file_;
+  config.tpm_ek_crls = crl_dir;
+  ASSERT_OK_AND_ASSIGN(server_, Server::Start(config));
+  const ClientResponse enrolled = Post("/tpm/enroll", EnrollBody(ek_cert_, ak_public_));
+  EXPECT_EQ(enrolled.status, 401) << enrolled.body;
+  EXPECT_THAT(enrolled.ErrorMessage(), HasSubstr("serial 1234"));
+
+  // A file that is not a CRL fails the load instead of being skipped.
+  ASSERT_OK(WriteFileAtomic(crl_dir + "/notes.txt", AsBytes("not a CRL")));
+  EXPECT_THAT(LoadTpmEkCrls(crl_dir),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("notes.txt")));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "vouch/crypto/ecdsa.h"
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/keys.h"
+#include "vouch/snp/chain_cache.h"
 
 namespace vouch::snp {
 namespace {
@@ -33,11 +34,20 @@ bool SameProduct(std::string_view a, std::string_view b) {
 
 constexpr int kAmdCaRsaBits = 4096;
 
+// FoundIssuer is FindIssuer's choice. link_verified is true when the
+// issuer's key verified the child's signature, so the caller need not
+// verify that link again.
+struct FoundIssuer {
+  AmdCertificate issuer;
+  bool link_verified = false;
+};
+
 // FindIssuer picks the certificate of kind `want` whose subject name is
 // `child`'s issuer name. Among several, it prefers one whose key verifies
-// `child`; the caller still checks that link explicitly. A certificate with
-// the right name but the wrong kind (a VLEK under an ASK) is rejected.
-absl::StatusOr<AmdCertificate> FindIssuer(const crypto::Certificate& child,
+// `child`. When none verifies it returns the first, unverified, and the
+// caller's CheckLink reports the failed link. A certificate with the right
+// name but the wrong kind (a VLEK under an ASK) is rejected.
+absl::StatusOr<FoundIssuer> FindIssuer(const crypto::Certificate& child,
                                           std::string_view child_kind, AmdCertKind want,
                                           const std::vector<AmdCertificate>& pool) {
   const std::string issuer_name = child.Issuer();
@@ -77,11 +87,65 @@ absl::StatusOr<AmdCertificate> FindIssuer(const crypto::Certificate& child,
   }
   for (const AmdCertificate* c : sized) {
     if (child.VerifySignedBy(c->certificate).ok()) {
-      return *c;
+      return FoundIssuer{*c, true};
     }
   }
   crypto::ClearSslErrors();
-  return *sized.front();
+  return FoundIssuer{*sized.front(), false};
+}
+
+// ChainCacheKey returns the ChainCache key for `leaf` when `pool` contains
+// exactly one issuer candidate at each level (by name and kind), which is
+// the usual VCEK, ASK, ARK set. Otherwise it returns nullopt and the chain
+// is verified without the cache, because FindIssuer's choice among several
+// candidates depends on their signatures.
+std::optional<std::string> ChainCacheKey(const crypto::Certificate& leaf, AmdCertKind want,
+                                         const std::vector<AmdCertificate>& pool,
+                                         const std::vector<TrustedRoot>& roots) {
+  const auto unique_issuer = [&pool](const std::string& name,
+                                     AmdCertKind kind) -> const AmdCertificate* {
+    const AmdCertificate* found = nullptr;
+    for (const AmdCertificate& c : pool) {
+      if (c.certificate.Subject() != name) {
+        continue;
+      }
+      if (found != nullptr && c.kind == kind &&
+          X509_cmp(found->certificate.get(), c.certificate.get()) == 0) {
+        continue;  // the same certificate given twice
+      }
+      if (c.kind != kind || found != nullptr) {
+        return nullptr;
+      }
+      found = &c;
+    }
+    return found;
+  };
+  const AmdCertificate* intermediate = unique_issuer(leaf.Issuer(), want);
+  if (intermediate == nullptr) {
+    return std::nullopt;
+  }
+  const AmdCertificate* ark = unique_issuer(intermediate->certificate.Issuer(), AmdCertKind::kArk);
+  if (ark == nullptr) {
+    return std::nullopt;
+  }
+  // Each part is length-prefixed, so no two inputs give the same bytes.
+  Bytes material;
+  const auto append = [&material](ByteSpan part) {
+    const uint64_t size = part.size();
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      material.push_back(static_cast<uint8_t>(size >> shift));
+    }
+    material.insert(material.end(), part.begin(), part.end());
+  };
+  for (const TrustedRoot& root : roots) {
+    append(AsBytes(root.product));
+    append(root.spki_sha256);
+  }
+  append(leaf.Der());
+  append(intermediate->certificate.Der());
+  append(ark->certificate.Der());
+  const Bytes digest = crypto::Sha256(material);
+  return std::string(digest.begin(), digest.end());
 }
 
 absl::StatusOr<std::string> CheckRootPinned(const AmdCertificate& ark,
@@ -321,15 +385,27 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
   }
   const std::string_view leaf_kind = AmdCertKindName(amd_leaf.kind);
   const std::vector<AmdCertificate> pool = ClassifyAll(certificates);
-
-  // Step 1: the issuers, by name and kind: a VCEK needs an ASK and a VLEK an ASVK.
   const AmdCertKind want =
       amd_leaf.kind == AmdCertKind::kVcek ? AmdCertKind::kAsk : AmdCertKind::kAsvk;
-  VOUCH_ASSIGN_OR_RETURN(const AmdCertificate intermediate,
+
+  // A chain verified before, with the same certificates and roots, needs no
+  // signature checks while every certificate is still valid.
+  const std::optional<std::string> cache_key = ChainCacheKey(leaf, want, pool, options.roots);
+  if (cache_key.has_value()) {
+    std::optional<VerifiedChain> cached = SharedChainCache().Lookup(*cache_key, options.now);
+    if (cached.has_value()) {
+      return *std::move(cached);
+    }
+  }
+
+  // Step 1: the issuers, by name and kind: a VCEK needs an ASK and a VLEK an ASVK.
+  VOUCH_ASSIGN_OR_RETURN(const FoundIssuer found_intermediate,
                          FindIssuer(leaf, leaf_kind, want, pool));
-  VOUCH_ASSIGN_OR_RETURN(const AmdCertificate ark,
+  const AmdCertificate& intermediate = found_intermediate.issuer;
+  VOUCH_ASSIGN_OR_RETURN(const FoundIssuer found_ark,
                          FindIssuer(intermediate.certificate, AmdCertKindName(want),
                                     AmdCertKind::kArk, pool));
+  const AmdCertificate& ark = found_ark.issuer;
 
   // Step 2: the ARK is self-signed, and its key is a trusted root.
   if (ark.certificate.Issuer() != ark.certificate.Subject()) {
@@ -341,8 +417,14 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
   VOUCH_RETURN_IF_ERROR(CheckChainProductNames(ark, intermediate, product));
 
   // Step 3: each link's signature (RSA-PSS with SHA-384 for AMD's chains).
-  VOUCH_RETURN_IF_ERROR(CheckLink(intermediate, ark));
-  VOUCH_RETURN_IF_ERROR(CheckLink(amd_leaf, intermediate));
+  // FindIssuer has already verified the links whose issuer it picked by
+  // signature; the others are checked here and fail with the link named.
+  if (!found_ark.link_verified) {
+    VOUCH_RETURN_IF_ERROR(CheckLink(intermediate, ark));
+  }
+  if (!found_intermediate.link_verified) {
+    VOUCH_RETURN_IF_ERROR(CheckLink(amd_leaf, intermediate));
+  }
 
   // Step 4: every certificate is valid at the verification time.
   // NOTE: revocation is not checked: AMD's CRL for the ASK and ASVK is not read.
@@ -354,6 +436,13 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
   chain.leaf = leaf;
   chain.intermediate = intermediate.certificate;
   chain.root = ark.certificate;
+  if (cache_key.has_value()) {
+    const absl::Time not_before = std::max(
+        {leaf.NotBefore(), intermediate.certificate.NotBefore(), ark.certificate.NotBefore()});
+    const absl::Time not_after = std::min(
+        {leaf.NotAfter(), intermediate.certificate.NotAfter(), ark.certificate.NotAfter()});
+    SharedChainCache().Insert(*cache_key, chain, not_before, not_after);
+  }
   return chain;
 }
 

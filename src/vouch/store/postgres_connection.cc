@@ -294,11 +294,11 @@ ConnectionPool::Lease::~Lease() {
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   const absl::Time deadline = absl::Now() + options_.acquire_timeout;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     const auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < options_.max_connections;
     };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&available), deadline)) {
+    if (!mu_.AwaitWithDeadline(available, deadline)) {
       return Unavailablef(
           "postgres store: all {} database connections stayed busy for {}: raise the pool size "
           "or lower the load",
@@ -315,7 +315,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   absl::StatusOr<std::unique_ptr<PgConnection>> conn =
       PgConnection::Connect(options_.conninfo, options_.schema, options_.connect_timeout);
   if (!conn.ok()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --open_;
     return conn.status();
   }
@@ -325,7 +325,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
 void ConnectionPool::Return(std::unique_ptr<PgConnection> conn) {
   std::vector<std::unique_ptr<PgConnection>> closing;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!conn->Broken()) {
       idle_.push_back(std::move(conn));
       return;
@@ -340,12 +340,12 @@ void ConnectionPool::Return(std::unique_ptr<PgConnection> conn) {
 }
 
 int ConnectionPool::open_connections() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return open_;
 }
 
 int64_t ConnectionPool::connects() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return connects_;
 }
 

@@ -16,9 +16,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/base/mutex.h"
 
 typedef struct pg_conn PGconn;
 typedef struct pg_result PGresult;
@@ -197,7 +197,7 @@ class ConnectionPool {
   void Return(std::unique_ptr<PgConnection> conn);
 
   const PoolOptions options_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t connects_ ABSL_GUARDED_BY(mu_) = 0;

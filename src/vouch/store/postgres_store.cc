@@ -455,6 +455,56 @@ absl::Status PostgresStore::Migrate() {
   return migrated;
 }
 
+absl::Status PostgresStore::ReplaceSchemaWith(std::string_view staging_schema) {
+  VOUCH_RETURN_IF_ERROR(ValidateSchemaName(staging_schema));
+  if (staging_schema.empty()) {
+    return InvalidArgumentf("postgres store: the staging schema name is empty");
+  }
+  return Run([&](PgConnection& conn) -> absl::Status {
+    const std::string operation = "replace schema with a restored one";
+    VOUCH_ASSIGN_OR_RETURN(PgTransaction txn, PgTransaction::Begin(conn, operation));
+    VOUCH_ASSIGN_OR_RETURN(const PgResult schema_result,
+                           conn.Exec("SELECT current_schema()", operation));
+    const std::string target = schema_result.Text(0, 0);
+    VOUCH_RETURN_IF_ERROR(ValidateSchemaName(target));
+    if (target == staging_schema) {
+      return InvalidArgumentf("postgres store: staging schema {} is the target schema", target);
+    }
+    // The lock keeps other nodes from writing between the check and the drop.
+    VOUCH_RETURN_IF_ERROR(conn.ExecScript(
+        "LOCK TABLE keys, key_versions, deleted_keys, blobs, audit_log IN ACCESS EXCLUSIVE MODE",
+        operation));
+    VOUCH_ASSIGN_OR_RETURN(
+        const PgResult count_result,
+        conn.Exec("SELECT ((SELECT count(*) FROM keys) + (SELECT count(*) FROM blobs) + "
+                  "(SELECT count(*) FROM audit_log))::int8",
+                  operation));
+    if (count_result.Int(0, 0) != 0) {
+      return FailedPreconditionf(
+          "postgres store: schema {} holds keys, blobs or audit events: restore only into an "
+          "empty schema",
+          target);
+    }
+    VOUCH_RETURN_IF_ERROR(conn.ExecScript(
+        fmt::format("DROP SCHEMA {0} CASCADE; ALTER SCHEMA {1} RENAME TO {0}",
+                    QuoteIdentifier(target), QuoteIdentifier(staging_schema)),
+        operation));
+    return txn.Commit();
+  });
+}
+
+absl::Status PostgresStore::DropSchema(const PostgresStoreOptions& options,
+                                       std::string_view schema) {
+  VOUCH_RETURN_IF_ERROR(ValidateSchemaName(schema));
+  if (schema.empty()) {
+    return InvalidArgumentf("postgres store: no schema to drop");
+  }
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn,
+                         PgConnection::Connect(options.conninfo, "", options.connect_timeout));
+  return conn->ExecScript(fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", QuoteIdentifier(schema)),
+                          "drop schema");
+}
+
 absl::StatusOr<int> PostgresStore::SchemaVersion() {
   return Run([](PgConnection& conn) -> absl::StatusOr<int> {
     VOUCH_ASSIGN_OR_RETURN(
@@ -1027,7 +1077,7 @@ absl::Status PostgresStore::DeleteBlob(std::string_view name) {
 
 absl::StatusOr<bool> PostgresStore::InRecovery() {
   {
-    absl::MutexLock lock(&recovery_mu_);
+    MutexLock lock(&recovery_mu_);
     if (in_recovery_.has_value() &&
         absl::Now() - recovery_checked_ < options_.recovery_check_interval) {
       return *in_recovery_;
@@ -1040,7 +1090,7 @@ absl::StatusOr<bool> PostgresStore::InRecovery() {
                                conn.Exec("SELECT pg_is_in_recovery()", "check recovery state"));
                            return result.Bool(0, 0);
                          }));
-  absl::MutexLock lock(&recovery_mu_);
+  MutexLock lock(&recovery_mu_);
   in_recovery_ = in_recovery;
   recovery_checked_ = absl::Now();
   return in_recovery;
@@ -1063,7 +1113,7 @@ absl::Status PostgresStore::Promote(absl::Duration wait) {
         return result.Bool(0, 0);
       }));
   {
-    absl::MutexLock lock(&recovery_mu_);
+    MutexLock lock(&recovery_mu_);
     in_recovery_.reset();
   }
   if (!promoted) {

@@ -30,8 +30,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "vouch/base/mutex.h"
 #include "vouch/store/store.h"
 
 namespace vouch::store {
@@ -120,6 +120,19 @@ class PostgresStore : public Store {
   // writes. Needs a superuser or the EXECUTE privilege on pg_promote.
   absl::Status Promote(absl::Duration wait);
 
+  // ReplaceSchemaWith drops this store's schema and renames
+  // `staging_schema` (a schema of the same database, filled by another
+  // PostgresStore) to its name, in one transaction, so readers see the old
+  // empty schema or the complete new one. A restore fills a staging schema
+  // first and calls this last. FailedPrecondition when this store's schema
+  // contains keys, blobs or audit events; InvalidArgument for an invalid or
+  // identical staging name.
+  absl::Status ReplaceSchemaWith(std::string_view staging_schema);
+
+  // DropSchema drops `schema` of the database of `options` with everything
+  // in it; dropping a schema that does not exist succeeds.
+  static absl::Status DropSchema(const PostgresStoreOptions& options, std::string_view schema);
+
   // SchemaVersion returns the highest version in schema_version.
   absl::StatusOr<int> SchemaVersion();
 
@@ -146,7 +159,7 @@ class PostgresStore : public Store {
   const PostgresStoreOptions options_;
   std::unique_ptr<internal::ConnectionPool> pool_;
 
-  absl::Mutex recovery_mu_;
+  Mutex recovery_mu_;
   std::optional<bool> in_recovery_ ABSL_GUARDED_BY(recovery_mu_);
   absl::Time recovery_checked_ ABSL_GUARDED_BY(recovery_mu_) = absl::InfinitePast();
 };

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "vouch/base/mutex.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
 #include "vouch/store/store_conformance_test.h"
@@ -32,6 +32,9 @@ using ::vouch::testing::StatusIs;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'780'000'000);
 
+// shared_cluster_mu guards shared_cluster and the setenv and getenv calls on
+// kInheritedConninfoVariable, because concurrent tests call Conninfo.
+Mutex shared_cluster_mu;
 PostgresCluster* shared_cluster = nullptr;
 pid_t shared_cluster_owner = 0;
 constexpr char kInheritedConninfoVariable[] = "VOUCH_TEST_POSTGRES_CONNINFO";
@@ -48,8 +51,7 @@ void StopSharedCluster() {
 // SharedCluster starts one cluster for the whole test binary on first use,
 // so runs of this binary that test only SQLite never start one.
 PostgresCluster& SharedCluster() {
-  static absl::Mutex mu;
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&shared_cluster_mu);
   if (shared_cluster == nullptr) {
     absl::StatusOr<std::unique_ptr<PostgresCluster>> started = PostgresCluster::Start();
     if (!started.ok()) {
@@ -69,9 +71,12 @@ PostgresCluster& SharedCluster() {
 // Conninfo returns the shared cluster's connection string, or the one a
 // parent test process passed down.
 std::string Conninfo() {
-  if (shared_cluster == nullptr) {
-    if (const char* inherited = std::getenv(kInheritedConninfoVariable); inherited != nullptr) {
-      return inherited;
+  {
+    MutexLock lock(&shared_cluster_mu);
+    if (shared_cluster == nullptr) {
+      if (const char* inherited = std::getenv(kInheritedConninfoVariable); inherited != nullptr) {
+        return inherited;
+      }
     }
   }
   return SharedCluster().ConnectionString();

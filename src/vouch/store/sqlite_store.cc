@@ -244,7 +244,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(db)));
   {
-    absl::MutexLock lock(&store->mu_);
+    MutexLock lock(&store->mu_);
     VOUCH_RETURN_IF_ERROR(Prefix(path, store->Migrate()));
   }
   return store;
@@ -290,7 +290,7 @@ absl::Status SqliteStore::Migrate() {
 }
 
 absl::StatusOr<int> SqliteStore::SchemaVersion() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(Statement query,
                          Statement::Prepare(db_.get(), "SELECT max(version) FROM schema_version",
                                             "read schema version"));
@@ -299,7 +299,7 @@ absl::StatusOr<int> SqliteStore::SchemaVersion() {
 }
 
 absl::Status SqliteStore::CheckIntegrity() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const char* pragma : {"PRAGMA integrity_check", "PRAGMA foreign_key_check"}) {
     VOUCH_ASSIGN_OR_RETURN(Statement check, Statement::Prepare(db_.get(), pragma, pragma));
     std::string findings;
@@ -447,7 +447,7 @@ absl::Status SqliteStore::PutKeyVersion(const KeyRecord& record, const AuditEven
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("put key {} version {}", record.name, record.version);
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -505,7 +505,7 @@ absl::StatusOr<KeyRecord> SqliteStore::GetKey(std::string_view name, std::string
   if (!version.empty()) {
     VOUCH_RETURN_IF_ERROR(ValidateKeyVersion(version));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const std::string operation =
       fmt::format("get key {} version {}", name, version.empty() ? "latest" : version);
   // An empty version selects the newest by creation time, then by insertion.
@@ -534,7 +534,7 @@ absl::StatusOr<KeyRecord> SqliteStore::GetKey(std::string_view name, std::string
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::ListKeyNames() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
@@ -555,7 +555,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ListKeyNames() {
 
 absl::StatusOr<std::vector<KeyRecord>> SqliteStore::ListKeyVersions(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("list versions of key {}", name);
   // One read transaction, so the deletion check and the list see one state.
@@ -586,7 +586,7 @@ absl::Status SqliteStore::UpdateKeyAttributes(std::string_view name, std::string
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("update key {} version {}", name, version);
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -617,7 +617,7 @@ absl::Status SqliteStore::SetReleasePolicy(std::string_view name, std::string_vi
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation =
       fmt::format("set release policy of key {} version {}", name, version);
@@ -666,7 +666,7 @@ absl::Status SqliteStore::SoftDeleteKey(std::string_view name, absl::Time delete
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("delete key {}", name);
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -702,7 +702,7 @@ absl::Status SqliteStore::RecoverKey(std::string_view name, const AuditEvent* au
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("recover key {}", name);
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -724,7 +724,7 @@ absl::StatusOr<std::vector<KeyRecord>> SqliteStore::PurgeKey(std::string_view na
   if (audit != nullptr) {
     VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("purge key {}", name);
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -757,7 +757,7 @@ absl::StatusOr<std::vector<KeyRecord>> SqliteStore::PurgeKey(std::string_view na
 absl::StatusOr<std::vector<KeyRecord>> SqliteStore::ListDeletedKeyVersions(
     std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = fmt::format("list versions of deleted key {}", name);
   // One read transaction, so the deletion check and the list see one state.
@@ -779,7 +779,7 @@ absl::StatusOr<std::vector<KeyRecord>> SqliteStore::ListDeletedKeyVersions(
 
 absl::StatusOr<DeletedKey> SqliteStore::GetDeletedKey(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateKeyName(name));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
@@ -796,7 +796,7 @@ absl::StatusOr<DeletedKey> SqliteStore::GetDeletedKey(std::string_view name) {
 }
 
 absl::StatusOr<std::vector<DeletedKey>> SqliteStore::ListDeletedKeys() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
@@ -819,7 +819,7 @@ absl::Status SqliteStore::PutNonce(ByteSpan nonce, absl::Time expires) {
   if (expires == absl::InfinitePast() || expires == absl::InfiniteFuture()) {
     return InvalidArgumentf("nonce: expiry must be a finite time");
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = "put nonce";
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -846,7 +846,7 @@ absl::Status SqliteStore::PutNonce(ByteSpan nonce, absl::Time expires) {
 
 absl::Status SqliteStore::ConsumeNonce(ByteSpan nonce, absl::Time now) {
   VOUCH_RETURN_IF_ERROR(ValidateNonce(nonce));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   const std::string operation = "consume nonce";
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
@@ -873,7 +873,7 @@ absl::Status SqliteStore::ConsumeNonce(ByteSpan nonce, absl::Time now) {
 }
 
 absl::StatusOr<int64_t> SqliteStore::PurgeExpiredNonces(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(Statement remove,
                          Statement::Prepare(db_.get(), "DELETE FROM nonces WHERE expires_us < ?",
                                             "purge expired nonces"));
@@ -884,7 +884,7 @@ absl::StatusOr<int64_t> SqliteStore::PurgeExpiredNonces(absl::Time now) {
 
 absl::Status SqliteStore::AppendAudit(const AuditEvent& event) {
   VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(event));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3* db = db_.get();
   VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, "append audit event"));
   VOUCH_RETURN_IF_ERROR(AppendAuditInTransaction(db, event));
@@ -915,7 +915,7 @@ absl::StatusOr<std::vector<AuditEvent>> ReadAuditRows(Statement& query) {
 }  // namespace
 
 absl::StatusOr<std::vector<AuditEvent>> SqliteStore::ReadAudit(size_t max_events) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
@@ -956,7 +956,7 @@ absl::StatusOr<std::vector<AuditEvent>> SqliteStore::QueryAudit(const AuditQuery
     where += " AND time_us < ?";
   }
 
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement select,
       Statement::Prepare(db_.get(),
@@ -989,7 +989,7 @@ absl::StatusOr<std::vector<AuditEvent>> SqliteStore::QueryAudit(const AuditQuery
 
 absl::StatusOr<std::optional<Bytes>> SqliteStore::GetBlob(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateBlobName(name));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(Statement query,
                          Statement::Prepare(db_.get(), "SELECT value FROM blobs WHERE name = ?",
                                             fmt::format("get blob {}", name)));
@@ -1007,7 +1007,7 @@ absl::Status SqliteStore::PutBlob(std::string_view name, ByteSpan value) {
     return InvalidArgumentf("blob {}: {} bytes, more than the limit of {}", name, value.size(),
                             kMaxBlobBytes);
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement upsert,
       Statement::Prepare(db_.get(),
@@ -1022,7 +1022,7 @@ absl::Status SqliteStore::PutBlob(std::string_view name, ByteSpan value) {
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::ListBlobNames() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(), "SELECT name FROM blobs ORDER BY name", "list blob names"));
@@ -1038,7 +1038,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ListBlobNames() {
 
 absl::Status SqliteStore::DeleteBlob(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateBlobName(name));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VOUCH_ASSIGN_OR_RETURN(Statement remove,
                          Statement::Prepare(db_.get(), "DELETE FROM blobs WHERE name = ?",
                                             fmt::format("delete blob {}", name)));

@@ -18,8 +18,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "vouch/base/mutex.h"
 #include "vouch/store/store.h"
 
 struct sqlite3;
@@ -103,7 +103,7 @@ class SqliteStore : public Store {
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::unique_ptr<sqlite3, internal::SqliteCloser> db_ ABSL_GUARDED_BY(mu_);
 };
 

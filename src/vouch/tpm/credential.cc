@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
@@ -9,6 +10,7 @@
 
 #include "vouch/base/status.h"
 #include "vouch/crypto/jwk.h"
+#include "vouch/crypto/keys.h"
 #include "vouch/crypto/random.h"
 
 namespace vouch::tpm {
@@ -107,6 +109,81 @@ absl::StatusOr<Bytes> OaepEncryptSeed(EVP_PKEY* ek, crypto::HashAlg alg, ByteSpa
   }
   out.resize(size);
   return out;
+}
+
+struct EcPoint {
+  Bytes x;
+  Bytes y;
+};
+
+// EcPointOf returns the affine coordinates of an EC public key, each padded
+// to the curve's coordinate size, as a TPM marshals them.
+absl::StatusOr<EcPoint> EcPointOf(EVP_PKEY* key) {
+  size_t size = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, nullptr, 0,
+                                      &size) != 1) {
+    return Internalf("make credential: cannot encode the EC public key");
+  }
+  Bytes encoded(size);
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, encoded.data(),
+                                      encoded.size(), &size) != 1 ||
+      size != encoded.size() || size < 3 || encoded[0] != 0x04 || (size - 1) % 2 != 0) {
+    return Internalf("make credential: the EC public key is not an uncompressed point");
+  }
+  const size_t half = (size - 1) / 2;
+  EcPoint point;
+  point.x.assign(encoded.begin() + 1, encoded.begin() + 1 + static_cast<ptrdiff_t>(half));
+  point.y.assign(encoded.begin() + 1 + static_cast<ptrdiff_t>(half), encoded.end());
+  return point;
+}
+
+// EcdhSharedX returns the x coordinate of the ECDH shared point (OpenSSL
+// pads it to the coordinate size, as the TPM does).
+absl::StatusOr<SecretBytes> EcdhSharedX(EVP_PKEY* own, EVP_PKEY* peer) {
+  crypto::SslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(own, nullptr));
+  size_t size = 0;
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
+      EVP_PKEY_derive(ctx.get(), nullptr, &size) != 1) {
+    return Internalf("make credential: ECDH with the EK failed");
+  }
+  SecretBytes z(size);
+  if (EVP_PKEY_derive(ctx.get(), z.MutableExpose().data(), &size) != 1 || size != z.size()) {
+    return Internalf("make credential: ECDH with the EK failed");
+  }
+  return z;
+}
+
+struct Seed {
+  SecretBytes value;
+  Bytes encrypted_secret;
+};
+
+// EccSeed makes the seed for an ECC EK by one-pass ECDH (TPM 2.0 Part 1,
+// "Secret Sharing" with ECDH): an ephemeral key on the EK's curve, and the
+// seed from KDFe over the shared x with label "IDENTITY". The TPM recomputes
+// Z from the ephemeral point sent as TPMS_ECC_POINT and its EK private key.
+absl::StatusOr<Seed> EccSeed(const ObjectPublic& ek) {
+  VOUCH_ASSIGN_OR_RETURN(const std::string curve, crypto::EcCurveName(ek.key.get()));
+  if (curve != "P-256" && curve != "P-384") {
+    return InvalidArgumentf("make credential: EK curve {}, want P-256 or P-384", curve);
+  }
+  VOUCH_ASSIGN_OR_RETURN(const crypto::SslPtr<EVP_PKEY> ephemeral, crypto::GenerateEcKey(curve));
+  VOUCH_ASSIGN_OR_RETURN(const EcPoint ephemeral_point, EcPointOf(ephemeral.get()));
+  VOUCH_ASSIGN_OR_RETURN(const EcPoint ek_point, EcPointOf(ek.key.get()));
+  VOUCH_ASSIGN_OR_RETURN(const SecretBytes z, EcdhSharedX(ephemeral.get(), ek.key.get()));
+
+  const uint32_t seed_bits = static_cast<uint32_t>(crypto::HashSize(ek.name_alg) * 8);
+  Seed seed;
+  seed.value = Kdfe(ek.name_alg, z, "IDENTITY", ephemeral_point.x, ek_point.x, seed_bits);
+  // TPMS_ECC_POINT: TPM2B_ECC_PARAMETER x, then y.
+  AppendU16Be(seed.encrypted_secret, ephemeral_point.x.size());
+  seed.encrypted_secret.insert(seed.encrypted_secret.end(), ephemeral_point.x.begin(),
+                               ephemeral_point.x.end());
+  AppendU16Be(seed.encrypted_secret, ephemeral_point.y.size());
+  seed.encrypted_secret.insert(seed.encrypted_secret.end(), ephemeral_point.y.begin(),
+                               ephemeral_point.y.end());
+  return seed;
 }
 
 absl::StatusOr<Bytes> AesCfbEncrypt(const SecretBytes& key, ByteSpan plaintext) {
@@ -224,10 +301,34 @@ SecretBytes Kdfa(crypto::HashAlg alg, const SecretBytes& key, std::string_view l
   return out;
 }
 
+SecretBytes Kdfe(crypto::HashAlg alg, const SecretBytes& z, std::string_view label,
+                 ByteSpan party_u, ByteSpan party_v, uint32_t bits) {
+  const size_t want = (bits + 7) / 8;
+  SecretBytes out(want);
+  size_t filled = 0;
+  for (uint32_t counter = 1; filled < want; ++counter) {
+    SecretBytes input(4 + z.size() + label.size() + 1 + party_u.size() + party_v.size());
+    uint8_t* cursor = input.MutableExpose().data();
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      *cursor++ = static_cast<uint8_t>(counter >> shift);
+    }
+    cursor = std::copy(z.Expose().begin(), z.Expose().end(), cursor);
+    cursor = std::copy(label.begin(), label.end(), cursor);
+    *cursor++ = 0;
+    cursor = std::copy(party_u.begin(), party_u.end(), cursor);
+    std::copy(party_v.begin(), party_v.end(), cursor);
+    const SecretBytes block(crypto::Hash(alg, input.Expose()));
+    const size_t take = std::min(block.size(), want - filled);
+    std::memcpy(out.MutableExpose().data() + filled, block.Expose().data(), take);
+    filled += take;
+  }
+  return out;
+}
+
 absl::StatusOr<MadeCredential> MakeCredential(const ObjectPublic& ek, ByteSpan ak_name,
                                               const SecretBytes& credential) {
-  if (ek.type != TPM2_ALG_RSA) {
-    return absl::UnimplementedError("make credential: only RSA endorsement keys are supported");
+  if (ek.type != TPM2_ALG_RSA && ek.type != TPM2_ALG_ECC) {
+    return InvalidArgumentf("make credential: EK type {:#06x}, want RSA or ECC", ek.type);
   }
   if (ek.symmetric_bits != 128 && ek.symmetric_bits != 256) {
     return InvalidArgumentf(
@@ -240,11 +341,18 @@ absl::StatusOr<MadeCredential> MakeCredential(const ObjectPublic& ek, ByteSpan a
                             credential.size(), digest_size);
   }
 
-  // Seed, encrypted to the EK.
-  const SecretBytes seed = crypto::RandomSecret(digest_size);
+  // Seed: encrypted to an RSA EK, or agreed with an ECC EK by ECDH.
   MadeCredential out;
-  VOUCH_ASSIGN_OR_RETURN(out.encrypted_secret,
-                         OaepEncryptSeed(ek.key.get(), ek.name_alg, seed.Expose()));
+  SecretBytes seed;
+  if (ek.type == TPM2_ALG_RSA) {
+    seed = crypto::RandomSecret(digest_size);
+    VOUCH_ASSIGN_OR_RETURN(out.encrypted_secret,
+                           OaepEncryptSeed(ek.key.get(), ek.name_alg, seed.Expose()));
+  } else {
+    VOUCH_ASSIGN_OR_RETURN(Seed ecc_seed, EccSeed(ek));
+    seed = std::move(ecc_seed.value);
+    out.encrypted_secret = std::move(ecc_seed.encrypted_secret);
+  }
 
   // Symmetric key from KDFa(seed, "STORAGE", name) and the credential
   // as a TPM2B_DIGEST, encrypted with AES-CFB.

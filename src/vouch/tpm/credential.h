@@ -62,21 +62,33 @@ absl::Status CheckAttestationKeyAttributes(const ObjectPublic& ak);
 SecretBytes Kdfa(crypto::HashAlg alg, const SecretBytes& key, std::string_view label,
                  ByteSpan context_u, ByteSpan context_v, uint32_t bits);
 
+// Kdfe is the TPM's KDF for ECDH (TPM 2.0 Part 1, KDFe, after NIST SP
+// 800-56A section 5.8.1): `bits` bits from Hash(counter || z || label ||
+// 0x00 || party_u || party_v), counter from 1, truncated.
+SecretBytes Kdfe(crypto::HashAlg alg, const SecretBytes& z, std::string_view label,
+                 ByteSpan party_u, ByteSpan party_v, uint32_t bits);
+
 struct MadeCredential {
   // TPM2B_ID_OBJECT contents: TPM2B_DIGEST outer HMAC, then the encrypted
   // credential. Both fields carry their size prefix, ready for Tss2_MU.
   Bytes credential_blob;
-  // TPM2B_ENCRYPTED_SECRET contents: the seed encrypted to the EK.
+  // TPM2B_ENCRYPTED_SECRET contents. For an RSA EK, the seed encrypted with
+  // RSA-OAEP. For an ECC EK, the marshalled TPMS_ECC_POINT of the ephemeral
+  // public key (x and y, each a TPM2B of the curve's coordinate size).
   Bytes encrypted_secret;
 };
 
 // MakeCredential protects `credential` (at most the EK's nameAlg digest
 // size) for the TPM whose endorsement key is `ek` and for the object named
-// `ak_name`, as
-// TPM2_MakeCredential does: a random seed encrypted with RSA-OAEP (label
-// "IDENTITY\0", the EK's nameAlg), an AES-CFB key from KDFa("STORAGE") over
-// `ak_name`, and an HMAC key from KDFa("INTEGRITY"). Only RSA EKs with an
-// AES symmetric definition are supported (kUnimplemented for ECC).
+// `ak_name`, as TPM2_MakeCredential does. The seed comes from the EK type:
+// - RSA: a random seed encrypted with RSA-OAEP (label "IDENTITY\0", the
+//   EK's nameAlg).
+// - ECC (NIST P-256 or P-384): one-pass ECDH with an ephemeral key on the
+//   EK's curve. The seed is KDFe(nameAlg, Z = shared point x, "IDENTITY",
+//   ephemeral x, EK x, nameAlg digest bits).
+// Then an AES-CFB key from KDFa("STORAGE") over `ak_name` encrypts the
+// credential, and an HMAC key from KDFa("INTEGRITY") signs it. The EK must
+// have an AES-128 or AES-256 symmetric definition (kInvalidArgument).
 absl::StatusOr<MadeCredential> MakeCredential(const ObjectPublic& ek, ByteSpan ak_name,
                                               const SecretBytes& credential);
 

@@ -5,7 +5,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 #include <tss2/tss2_mu.h>
+
+#include <cstring>
 
 #include "vouch/crypto/keys.h"
 #include "vouch/testing/status_matchers.h"
@@ -106,6 +109,91 @@ TEST(KdfaTest, CounterModeBlocksAndTruncation) {
   EXPECT_FALSE(SecretBytes(b.Expose().first(16)) == a);
   const SecretBytes c = Kdfa(crypto::HashAlg::kSha256, key, "INTEGRITY", AsBytes("name"), {}, 128);
   EXPECT_FALSE(a == c);
+}
+
+TEST(KdfeTest, HashCounterModeOverSharedSecret) {
+  const SecretBytes z(Bytes(32, 3));
+  const Bytes party_u(32, 4);
+  const Bytes party_v(32, 5);
+  const SecretBytes seed = Kdfe(crypto::HashAlg::kSha256, z, "IDENTITY", party_u, party_v, 256);
+  // One block: SHA-256(counter 1 || Z || "IDENTITY" || 0x00 || U || V).
+  Bytes input;
+  input.reserve(4 + 32 + 9 + 64);
+  input.insert(input.end(), {0, 0, 0, 1});
+  input.insert(input.end(), z.Expose().begin(), z.Expose().end());
+  const std::string_view label = "IDENTITY";
+  input.insert(input.end(), label.begin(), label.end());
+  input.push_back(0);
+  input.insert(input.end(), party_u.begin(), party_u.end());
+  input.insert(input.end(), party_v.begin(), party_v.end());
+  EXPECT_TRUE(seed == SecretBytes(crypto::Sha256(input)));
+
+  // Two blocks, truncated: the second block uses counter 2, and unlike
+  // KDFa the bit count is not hashed, so shorter outputs are prefixes.
+  const SecretBytes longer = Kdfe(crypto::HashAlg::kSha256, z, "IDENTITY", party_u, party_v, 400);
+  EXPECT_EQ(longer.size(), 50u);
+  EXPECT_TRUE(SecretBytes(longer.Expose().first(32)) == seed);
+  input[3] = 2;
+  EXPECT_TRUE(SecretBytes(longer.Expose().subspan(32)) ==
+              SecretBytes(ByteSpan(crypto::Sha256(input)).first(18)));
+}
+
+// EccEkArea marshals a TPMT_PUBLIC of an ECC EK on `curve` with the point of
+// `key`.
+Bytes EccEkArea(EVP_PKEY* key, uint16_t curve, uint16_t name_alg) {
+  TPMT_PUBLIC area{};
+  area.type = TPM2_ALG_ECC;
+  area.nameAlg = name_alg;
+  area.objectAttributes = kTpmaFixedTpm | kTpmaFixedParent | kTpmaSensitiveDataOrigin |
+                          kTpmaRestricted | kTpmaDecrypt;
+  area.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+  area.parameters.eccDetail.symmetric.keyBits.aes = 128;
+  area.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+  area.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+  area.parameters.eccDetail.curveID = curve;
+  area.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+  Bytes point(200);
+  size_t written = 0;
+  EXPECT_EQ(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(),
+                                            point.size(), &written),
+            1);
+  const size_t half = (written - 1) / 2;
+  area.unique.ecc.x.size = static_cast<UINT16>(half);
+  std::memcpy(area.unique.ecc.x.buffer, point.data() + 1, half);
+  area.unique.ecc.y.size = static_cast<UINT16>(half);
+  std::memcpy(area.unique.ecc.y.buffer, point.data() + 1 + half, half);
+  Bytes out(sizeof(TPMT_PUBLIC));
+  size_t offset = 0;
+  EXPECT_EQ(Tss2_MU_TPMT_PUBLIC_Marshal(&area, out.data(), out.size(), &offset), TSS2_RC_SUCCESS);
+  out.resize(offset);
+  return out;
+}
+
+TEST(MakeCredentialTest, EccEkGetsEphemeralPointOnItsCurve) {
+  ASSERT_OK_AND_ASSIGN(const ObjectPublic ak, ParsePublicArea(RsaArea(kAkAttributes)));
+  const struct {
+    const char* curve;
+    uint16_t curve_id;
+    uint16_t name_alg;
+    size_t coordinate_size;
+  } cases[] = {
+      {"P-256", TPM2_ECC_NIST_P256, TPM2_ALG_SHA256, 32},
+      {"P-384", TPM2_ECC_NIST_P384, TPM2_ALG_SHA384, 48},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.curve);
+    ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> key, crypto::GenerateEcKey(c.curve));
+    ASSERT_OK_AND_ASSIGN(const ObjectPublic ek,
+                         ParsePublicArea(EccEkArea(key.get(), c.curve_id, c.name_alg)));
+    ASSERT_OK_AND_ASSIGN(const MadeCredential made,
+                         MakeCredential(ek, ak.name, SecretBytes(Bytes(16, 1))));
+    // TPMS_ECC_POINT: two TPM2B coordinates of the curve's size.
+    ASSERT_EQ(made.encrypted_secret.size(), 2 * (2 + c.coordinate_size));
+    EXPECT_EQ(made.encrypted_secret[0], 0);
+    EXPECT_EQ(made.encrypted_secret[1], c.coordinate_size);
+    EXPECT_EQ(made.encrypted_secret[2 + c.coordinate_size], 0);
+    EXPECT_EQ(made.encrypted_secret[3 + c.coordinate_size], c.coordinate_size);
+  }
 }
 
 TEST(MakeCredentialTest, RejectsUnsupportedEk) {

@@ -1,15 +1,28 @@
 #include "vouch/tpm/tpm_client.h"
 
+#include <netdb.h>
 #include <openssl/crypto.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 #include "vouch/base/status.h"
+#include "vouch/crypto/hash.h"
 #include "vouch/crypto/jwk.h"
 
 namespace vouch::tpm {
@@ -76,6 +89,117 @@ absl::StatusOr<Bytes> MarshalPublic(const TPMT_PUBLIC& area) {
   }
   out.resize(offset);
   return out;
+}
+
+// PolicySecretEndorsementDigest returns the policy digest of
+// TPM2_PolicySecret(TPM_RH_ENDORSEMENT) with an empty policyRef, under `alg`
+// (TPM 2.0 Part 3, PolicySecret: PolicyUpdate(TPM_CC_PolicySecret,
+// authObject name, policyRef)). Under SHA-256 it is the TCG EK Credential
+// Profile's PolicyA_SHA256, 837197674484B3F8...
+Bytes PolicySecretEndorsementDigest(crypto::HashAlg alg) {
+  Bytes first(crypto::HashSize(alg), 0);
+  for (uint32_t value : {uint32_t{TPM2_CC_PolicySecret}, uint32_t{TPM2_RH_ENDORSEMENT}}) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      first.push_back(static_cast<uint8_t>(value >> shift));
+    }
+  }
+  // The second hash covers the (empty) policyRef.
+  return crypto::Hash(alg, crypto::Hash(alg, first));
+}
+
+// SwtpmControlAddress returns host and control port (the command port + 1)
+// of a "swtpm:host=H,port=P" TCTI configuration, with tpm2-tss's defaults
+// (localhost, 2321), or nullopt for other TCTIs.
+std::optional<std::pair<std::string, uint16_t>> SwtpmControlAddress(std::string_view tcti) {
+  const size_t colon = tcti.find(':');
+  const std::string_view name = tcti.substr(0, colon);
+  if (name != "swtpm" && name != "libtss2-tcti-swtpm.so" && name != "libtss2-tcti-swtpm.so.0") {
+    return std::nullopt;
+  }
+  std::string host = "localhost";
+  uint32_t port = 2321;
+  if (colon != std::string_view::npos) {
+    for (absl::string_view pair : absl::StrSplit(AbslView(tcti.substr(colon + 1)), ',')) {
+      const size_t equals = pair.find('=');
+      if (equals == absl::string_view::npos) {
+        continue;
+      }
+      const absl::string_view key = pair.substr(0, equals);
+      const absl::string_view value = pair.substr(equals + 1);
+      if (key == "host") {
+        host = std::string(value);
+      } else if (key == "port" && (!absl::SimpleAtoi(value, &port) || port >= 65535)) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port + 1));
+}
+
+// ProbeSwtpmControl sends CMD_GET_CAPABILITY to swtpm's control port and
+// waits up to `timeout` for the 8-byte reply. tpm2-tss 3.2's swtpm TCTI
+// reads that port without a time-out while it opens, so without this probe
+// a listener that accepts and never replies blocks TpmClient::Open forever.
+// A refused connection returns OK: the TCTI then reports it.
+absl::Status ProbeSwtpmControl(const std::string& host, uint16_t port, absl::Duration timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+    return absl::OkStatus();
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return absl::OkStatus();
+  }
+  const auto close_fd = absl::MakeCleanup([fd] { ::close(fd); });
+
+  const absl::Time deadline = absl::Now() + timeout;
+  const auto wait_for = [&](short events) {
+    pollfd entry{fd, events, 0};
+    const int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+    return ::poll(&entry, 1, static_cast<int>(ms)) == 1 && (entry.revents & events) != 0;
+  };
+  const std::string where = fmt::format("{}:{}", host, port);
+  if (::connect(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    if (errno != EINPROGRESS) {
+      return absl::OkStatus();
+    }
+    if (!wait_for(POLLOUT)) {
+      return absl::DeadlineExceededError(fmt::format(
+          "tpm: connecting to the swtpm control port {} timed out after {}", where,
+          absl::FormatDuration(timeout)));
+    }
+    int error = 0;
+    socklen_t size = sizeof(error);
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error != 0) {
+      return absl::OkStatus();
+    }
+  }
+
+  constexpr uint8_t kGetCapability[] = {0, 0, 0, 1};
+  if (::send(fd, kGetCapability, sizeof(kGetCapability), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(sizeof(kGetCapability))) {
+    return absl::OkStatus();
+  }
+  uint8_t reply[8];
+  size_t received = 0;
+  while (received < sizeof(reply)) {
+    if (!wait_for(POLLIN)) {
+      return absl::DeadlineExceededError(fmt::format(
+          "tpm: the swtpm control port {} accepted the connection but did not answer "
+          "CMD_GET_CAPABILITY within {}; check that swtpm (not another service) listens there",
+          where, absl::FormatDuration(timeout)));
+    }
+    const ssize_t n = ::recv(fd, reply + received, sizeof(reply) - received, 0);
+    if (n <= 0) {
+      return absl::OkStatus();
+    }
+    received += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -149,6 +273,9 @@ TpmClient::~TpmClient() = default;
 
 absl::StatusOr<std::unique_ptr<TpmClient>> TpmClient::Open(const std::string& tcti,
                                                            absl::Duration timeout) {
+  if (const auto control = SwtpmControlAddress(tcti)) {
+    VOUCH_RETURN_IF_ERROR(ProbeSwtpmControl(control->first, control->second, timeout));
+  }
   auto handles = std::make_unique<Handles>();
   TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &handles->tcti);
   if (rc != TSS2_RC_SUCCESS) {
@@ -296,29 +423,42 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> TpmClient::ReadPublicKey(uint32_t handl
   return PublicKeyFromTpm(out_public->publicArea);
 }
 
-absl::StatusOr<Bytes> TpmClient::CreateEk(uint32_t persistent_handle) {
-  // TCG EK Credential Profile 2.0, template L-1 (RSA 2048, AES-128-CFB).
-  // The auth policy is PolicySecret(TPM_RH_ENDORSEMENT).
-  constexpr uint8_t kPolicyEndorsement[] = {
-      0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC,
-      0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52,
-      0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
+absl::StatusOr<Bytes> TpmClient::CreateEk(uint32_t persistent_handle, EkType type) {
   TPM2B_SENSITIVE_CREATE sensitive{};
   TPM2B_PUBLIC in_public{};
   TPMT_PUBLIC& area = in_public.publicArea;
-  area.type = TPM2_ALG_RSA;
-  area.nameAlg = TPM2_ALG_SHA256;
+  area.nameAlg = type == EkType::kEccP384 ? TPM2_ALG_SHA384 : TPM2_ALG_SHA256;
   area.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
                           TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
-  area.authPolicy.size = sizeof(kPolicyEndorsement);
-  std::memcpy(area.authPolicy.buffer, kPolicyEndorsement, sizeof(kPolicyEndorsement));
-  area.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
-  area.parameters.rsaDetail.symmetric.keyBits.aes = 128;
-  area.parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-  area.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-  area.parameters.rsaDetail.keyBits = 2048;
-  area.unique.rsa.size = 256;
+  const Bytes policy = PolicySecretEndorsementDigest(
+      type == EkType::kEccP384 ? crypto::HashAlg::kSha384 : crypto::HashAlg::kSha256);
+  area.authPolicy.size = static_cast<UINT16>(policy.size());
+  std::memcpy(area.authPolicy.buffer, policy.data(), policy.size());
+  TPMT_SYM_DEF_OBJECT symmetric{};
+  symmetric.algorithm = TPM2_ALG_AES;
+  symmetric.keyBits.aes = type == EkType::kEccP384 ? 256 : 128;
+  symmetric.mode.aes = TPM2_ALG_CFB;
+  if (type == EkType::kRsa2048) {
+    area.type = TPM2_ALG_RSA;
+    area.parameters.rsaDetail.symmetric = symmetric;
+    area.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+    area.parameters.rsaDetail.keyBits = 2048;
+    area.unique.rsa.size = 256;
+  } else {
+    area.type = TPM2_ALG_ECC;
+    area.parameters.eccDetail.symmetric = symmetric;
+    area.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+    area.parameters.eccDetail.curveID =
+        type == EkType::kEccP384 ? TPM2_ECC_NIST_P384 : TPM2_ECC_NIST_P256;
+    area.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    // Template L-2 fills x and y with 32 zero bytes; the P-384 template
+    // leaves them empty.
+    if (type == EkType::kEccP256) {
+      area.unique.ecc.x.size = 32;
+      area.unique.ecc.y.size = 32;
+    }
+  }
 
   TPM2B_DATA outside{};
   TPML_PCR_SELECTION creation_pcrs{};
@@ -364,15 +504,22 @@ absl::StatusOr<SecretBytes> TpmClient::ActivateCredential(uint32_t ak_handle, ui
   std::copy(encrypted_secret.begin(), encrypted_secret.end(), secret.secret);
   VOUCH_ASSIGN_OR_RETURN(ESYS_TR ak, handles_->Object(ak_handle));
   VOUCH_ASSIGN_OR_RETURN(ESYS_TR ek, handles_->Object(ek_handle));
+  TPM2B_PUBLIC* ek_public_raw = nullptr;
+  TSS2_RC rc = Esys_ReadPublic(handles_->esys, ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                               &ek_public_raw, nullptr, nullptr);
+  EsysPtr<TPM2B_PUBLIC> ek_public(ek_public_raw);
+  if (rc != TSS2_RC_SUCCESS) {
+    return TpmError(fmt::format("tpm: read public area of the EK at {:#010x}", ek_handle), rc);
+  }
 
   // The EK's admin role needs a policy session that satisfies
   // PolicySecret(TPM_RH_ENDORSEMENT) with the (empty) endorsement password.
   TPMT_SYM_DEF symmetric{};
   symmetric.algorithm = TPM2_ALG_NULL;
   ESYS_TR session = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_StartAuthSession(handles_->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_POLICY,
-                                     &symmetric, TPM2_ALG_SHA256, &session);
+  rc = Esys_StartAuthSession(handles_->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                             ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &symmetric,
+                             ek_public->publicArea.nameAlg, &session);
   if (rc != TSS2_RC_SUCCESS) {
     return TpmError("tpm: start policy session", rc);
   }

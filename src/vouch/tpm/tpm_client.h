@@ -30,10 +30,13 @@ class TpmClient {
  public:
   // Open connects through the TCTI named by `tcti` (for example
   // "swtpm:host=127.0.0.1,port=2321" or "device:/dev/tpmrm0"), with
-  // `timeout` for each command.
-  // NOTE: the time-out does not cover opening the TCTI. tpm2-tss 3.2's swtpm
-  // TCTI reads its control port without a time-out, so Open blocks on a
-  // listener that accepts and never replies.
+  // `timeout` for each command. For a swtpm TCTI, Open first sends
+  // CMD_GET_CAPABILITY to the control port (command port + 1) and returns
+  // kDeadlineExceeded when no reply comes within `timeout`, because
+  // tpm2-tss 3.2's swtpm TCTI reads that port without a time-out.
+  // NOTE: a listener that answers the probe and then stops replying can
+  // still block the TCTI while it opens; device TCTIs open without network
+  // reads.
   static absl::StatusOr<std::unique_ptr<TpmClient>> Open(const std::string& tcti,
                                                          absl::Duration timeout = absl::Seconds(10));
   ~TpmClient();
@@ -60,16 +63,21 @@ class TpmClient {
   // 512 bytes) goes into the template's unique field and gives another key.
   absl::StatusOr<crypto::SslPtr<EVP_PKEY>> CreateAk(uint32_t persistent_handle,
                                                     ByteSpan unique = {});
-  // CreateEk creates the RSA-2048 endorsement key of the TCG EK Credential
-  // Profile (template L-1: AES-128-CFB, PolicySecret(endorsement) as admin
-  // policy), makes it persistent at `persistent_handle` (replacing a key
-  // there) and returns its marshalled TPMT_PUBLIC.
-  absl::StatusOr<Bytes> CreateEk(uint32_t persistent_handle);
+  // CreateEk creates an endorsement key, makes it persistent at
+  // `persistent_handle` (replacing a key there) and returns its marshalled
+  // TPMT_PUBLIC. The admin policy is PolicySecret(endorsement) under the
+  // key's nameAlg. kRsa2048 and kEccP256 are templates L-1 and L-2 of the
+  // TCG EK Credential Profile 2.0 (AES-128-CFB, SHA-256). kEccP384 uses
+  // SHA-384 and AES-256-CFB like the profile's high-range P-384 template,
+  // but with the simpler PolicySecret policy.
+  enum class EkType { kRsa2048, kEccP256, kEccP384 };
+  absl::StatusOr<Bytes> CreateEk(uint32_t persistent_handle, EkType type = EkType::kRsa2048);
   // ReadPublicArea returns the marshalled TPMT_PUBLIC of a persistent key.
   absl::StatusOr<Bytes> ReadPublicArea(uint32_t handle);
   // ActivateCredential recovers the credential that MakeCredential made for
   // the key at `ak_handle` and the EK at `ek_handle` (TPM2_ActivateCredential
-  // with a PolicySecret(endorsement) session for the EK). The TPM fails it
+  // with a PolicySecret(endorsement) session for the EK, under the EK's
+  // nameAlg). The TPM fails it
   // when the credential was made for another key name or another EK.
   absl::StatusOr<SecretBytes> ActivateCredential(uint32_t ak_handle, uint32_t ek_handle,
                                                  ByteSpan credential_blob,

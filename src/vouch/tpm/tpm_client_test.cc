@@ -3,9 +3,15 @@
 #include "vouch/tpm/tpm_client.h"
 
 #include <gmock/gmock.h>
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <tss2/tss2_tpm2_types.h>
+#include <unistd.h>
 
 #include "vouch/crypto/hash.h"
+#include "vouch/crypto/keys.h"
 #include "vouch/crypto/random.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/tpm/attest.h"
@@ -116,6 +122,29 @@ TEST(TpmClientOpenTest, UnreachableTpmFailsFast) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
+// A listener that accepts and never replies, where swtpm's control port
+// should be: Open returns kDeadlineExceeded instead of blocking.
+TEST(TpmClientOpenTest, SilentControlPortTimesOut) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t size = sizeof(address);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const uint16_t control_port = ntohs(address.sin_port);
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<TpmClient>> client = TpmClient::Open(
+      "swtpm:host=127.0.0.1,port=" + std::to_string(control_port - 1), absl::Milliseconds(500));
+  EXPECT_THAT(client.status(), StatusIs(absl::StatusCode::kDeadlineExceeded,
+                                        HasSubstr("did not answer CMD_GET_CAPABILITY")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ::close(listener);
+}
+
 TEST_F(TpmClientTest, OtherUniqueFieldGivesOtherAk) {
   ASSERT_OK_AND_ASSIGN(auto first, client_->CreateAk(kAkHandle));
   ASSERT_OK_AND_ASSIGN(auto same, client_->CreateAk(kAkHandle));
@@ -164,6 +193,57 @@ TEST_F(TpmClientTest, ActivateCredentialRecoversSecret) {
   tampered.back() ^= 1;
   EXPECT_FALSE(
       client_->ActivateCredential(kAkHandle, kEkHandle, tampered, made.encrypted_secret).ok());
+}
+
+// The same round trip with ECC endorsement keys: the seed comes from ECDH
+// with an ephemeral key on the EK's curve and KDFe, which only the TPM
+// holding the EK's private key can repeat.
+TEST_F(TpmClientTest, ActivateCredentialWithEccEk) {
+  constexpr uint32_t kEkHandle = 0x81010002;
+  ASSERT_OK(client_->CreateAk(kAkHandle).status());
+  ASSERT_OK_AND_ASSIGN(const Bytes ak_area, client_->ReadPublicArea(kAkHandle));
+  ASSERT_OK_AND_ASSIGN(const ObjectPublic ak, ParsePublicArea(ak_area));
+  const struct {
+    TpmClient::EkType type;
+    const char* curve;
+    uint16_t symmetric_bits;
+    size_t name_size;
+  } cases[] = {
+      {TpmClient::EkType::kEccP256, "P-256", 128, 2 + 32},
+      {TpmClient::EkType::kEccP384, "P-384", 256, 2 + 48},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.curve);
+    ASSERT_OK_AND_ASSIGN(const Bytes ek_area, client_->CreateEk(kEkHandle, c.type));
+    ASSERT_OK_AND_ASSIGN(const ObjectPublic ek, ParsePublicArea(ek_area));
+    EXPECT_EQ(ek.type, TPM2_ALG_ECC);
+    EXPECT_EQ(ek.symmetric_bits, c.symmetric_bits);
+    EXPECT_EQ(ek.name.size(), c.name_size);
+    ASSERT_OK_AND_ASSIGN(const std::string curve, crypto::EcCurveName(ek.key.get()));
+    EXPECT_EQ(curve, c.curve);
+
+    const SecretBytes secret = crypto::RandomSecret(32);
+    ASSERT_OK_AND_ASSIGN(const MadeCredential made, MakeCredential(ek, ak.name, secret));
+    ASSERT_OK_AND_ASSIGN(const SecretBytes recovered,
+                         client_->ActivateCredential(kAkHandle, kEkHandle, made.credential_blob,
+                                                     made.encrypted_secret));
+    EXPECT_TRUE(recovered == secret);
+
+    // Another ephemeral point: the TPM derives another seed, and the
+    // integrity check fails.
+    ASSERT_OK_AND_ASSIGN(const MadeCredential second, MakeCredential(ek, ak.name, secret));
+    EXPECT_FALSE(client_->ActivateCredential(kAkHandle, kEkHandle, made.credential_blob,
+                                             second.encrypted_secret)
+                     .ok());
+
+    // A credential for another key's name fails the same check.
+    Bytes other_name = ak.name;
+    other_name.back() ^= 1;
+    ASSERT_OK_AND_ASSIGN(const MadeCredential other, MakeCredential(ek, other_name, secret));
+    EXPECT_THAT(client_->ActivateCredential(kAkHandle, kEkHandle, other.credential_blob,
+                                            other.encrypted_secret),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another key")));
+  }
 }
 
 }  // namespace
