@@ -52,15 +52,18 @@ test-sanitize: deps
 
 # The tests of the components that run threads (store, keystore, broker,
 # server, agent, cli) and base under ThreadSanitizer, in build-tsan. A data
-# race makes its test binary exit with 66, so the test fails.
+# race makes its test binary exit with 66, so the test fails. The soak test
+# is left out: its resident-size limits do not hold with TSan's shadow memory.
 TSAN_TARGETS = vouch_base_test vouch_store_test vouch_broker_test vouch_keystore_test \
-  vouch_server_test vouch_agent_test vouch_cli_postgres_test vouch_crash_test vouch_soak_test vouch
+  vouch_server_test vouch_agent_test vouch_cli_postgres_test vouch_crash_test \
+  vouch_kds_verify_test vouch
 test-tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DVOUCH_SANITIZE=thread -DVOUCH_BUILD_BENCH=OFF
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	TSAN_OPTIONS=second_deadlock_stack=1 \
 	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) \
-	  -L '^(base|store|broker|keystore|server|agent|cli|cli_postgres)$$' -LE '^soak$$'
+	  -L '^(base|store|broker|keystore|server|agent|cli|cli_postgres)$$' -LE '^soak$$' \
+	  -E '^cli\.soak'
 
 # Installs the binary, the boot unlock unit, the initramfs-tools hook and the
 # dracut module (docs/boot-unlock.md). The unit and hooks call
