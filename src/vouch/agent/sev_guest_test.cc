@@ -84,10 +84,12 @@ class FakeSevGuest final : public IoctlDevice {
         io->exitinfo2 = uint64_t{SNP_GUEST_VMM_ERR_INVALID_LEN} << 32;
         return -EIO;
       }
-      std::memcpy(FromAddress<uint8_t>(ext->certs_address), cert_table_.data(),
-                  cert_table_.size());
+      // memcpy from an empty vector's null data() is undefined even for 0 bytes.
       if (cert_table_.empty()) {
         ext->certs_len = 0;
+      } else {
+        std::memcpy(FromAddress<uint8_t>(ext->certs_address), cert_table_.data(),
+                    cert_table_.size());
       }
     } else if (request == SNP_GET_REPORT) {
       last_request = BytesOf(*FromAddress<snp_report_req>(io->req_data));
