@@ -8,7 +8,7 @@
 // The handlers run on a SQLite store in a temporary file and with one EK
 // root (a fresh self-signed CA), so enrollment reaches its parsers instead
 // of stopping at "not configured". No fuzz input can chain to that root, so
-// the store never gains an enrollment and every input sees the same state.
+// the store never gains an enrollment and every input runs against the same state.
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>

@@ -56,7 +56,7 @@ class VcekProvider {
   // VerifyReport names the fault.
   // Errors:
   // - FailedPrecondition: the chip id is masked or a VLEK signed the report
-  //   (the message says the certificate must come with the evidence), or the
+  //   (the message states that the certificate must come with the evidence), or the
   //   product is unknown.
   // - NotFound: no cached VCEK and no KDS configured, or KDS returned 404.
   // - Unauthenticated: KDS returned a VCEK for another chip or TCB, or one

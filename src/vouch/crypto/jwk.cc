@@ -138,8 +138,8 @@ const BIGNUM* SmallPrimeProduct() {
 
 // CheckNoSmallFactor rejects a modulus divisible by a prime below 1000. It
 // covers the small-factor part of OpenSSL's SP 800-56B public-key check.
-// One GCD with the product of those primes answers for all of them; only a
-// modulus that fails it is divided prime by prime, to name the factor.
+// One GCD with the product of those primes checks all of them at once. Only
+// a modulus that fails it is divided prime by prime, to name the factor.
 absl::Status CheckNoSmallFactor(const BIGNUM* n) {
   const BIGNUM* product = SmallPrimeProduct();
   SslPtr<BN_CTX> ctx(BN_CTX_new());

@@ -146,7 +146,9 @@ TEST(JwkTest, RejectsRsaModulusWithLargestSmallFactor) {
   SslPtr<BIGNUM> prime(BN_new());
   SslPtr<BIGNUM> n(BN_new());
   SslPtr<BN_CTX> ctx(BN_CTX_new());
-  ASSERT_TRUE(prime && n && ctx);
+  ASSERT_TRUE(prime);
+  ASSERT_TRUE(n);
+  ASSERT_TRUE(ctx);
   ASSERT_EQ(BN_generate_prime_ex(prime.get(), 2039, 0, nullptr, nullptr, nullptr), 1);
   ASSERT_NE(BN_copy(n.get(), prime.get()), nullptr);
   ASSERT_EQ(BN_mul_word(n.get(), 997), 1);

@@ -34,8 +34,8 @@ class TpmClient {
   // CMD_GET_CAPABILITY to the control port (command port + 1) and returns
   // kDeadlineExceeded when no reply comes within `timeout`, because
   // tpm2-tss 3.2's swtpm TCTI reads that port without a time-out.
-  // NOTE: a listener that answers the probe and then stops replying can
-  // still block the TCTI while it opens; device TCTIs open without network
+  // NOTE: a listener that replies to the probe and then stops replying can
+  // still block the TCTI while it opens. Device TCTIs open without network
   // reads.
   static absl::StatusOr<std::unique_ptr<TpmClient>> Open(const std::string& tcti,
                                                          absl::Duration timeout = absl::Seconds(10));
