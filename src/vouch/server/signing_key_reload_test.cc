@@ -303,6 +303,52 @@ TEST(SigningKeyReloadTest, ReloadErrorKeepsSnapshot) {
   EXPECT_EQ(keys->Current().signing_key, first->issuer->signing_key());
 }
 
+// A second unknown kid within min_unknown_kid_interval does not reload.
+TEST(SigningKeyReloadTest, UnknownKidReloadIsRateLimited) {
+  const Deployment deployment("rate_limit");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::SqliteStore> store,
+                       store::SqliteStore::Open(deployment.data_dir() + "/" + kDatabaseFile));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<keystore::SoftwareKeyStore> keystore,
+                       keystore::SoftwareKeyStore::OpenOrCreate(deployment.data_dir() + "/" +
+                                                                kRootKeyFile));
+  ASSERT_OK_AND_ASSIGN(crypto::SslPtr<EVP_PKEY> key, GenerateSigningKey(SigningKeyType::kEcP256));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes pem, crypto::PrivateKeyToPem(key.get()));
+  ASSERT_OK_AND_ASSIGN(const Bytes sealed, keystore->Seal(pem, kSigningKeyBlob));
+  ASSERT_OK(store->PutBlob(kSigningKeyBlob, sealed));
+  SigningKeySetOptions options;
+  options.issuer.issuer = kIssuer;
+  options.reload_interval = absl::ZeroDuration();
+  options.min_unknown_kid_interval = absl::Hours(1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SigningKeySet> keys,
+                       SigningKeySet::Create(store.get(), keystore.get(), std::move(key), options));
+
+  // Tokens that name this node's issuer but carry a kid it does not know.
+  ASSERT_OK_AND_ASSIGN(crypto::SslPtr<EVP_PKEY> stranger,
+                       GenerateSigningKey(SigningKeyType::kEcP256));
+  token::TokenIssuerOptions stranger_options;
+  stranger_options.issuer = kIssuer;
+  ASSERT_OK_AND_ASSIGN(const token::TokenIssuer stranger_issuer,
+                       token::TokenIssuer::Create(std::move(stranger), stranger_options));
+  ASSERT_OK_AND_ASSIGN(const std::string unknown_kid,
+                       stranger_issuer.Issue(nlohmann::json::object(), absl::Now()));
+
+  // The first unknown kid reloads and picks up a rotation.
+  const std::shared_ptr<const SigningKeySnapshot> original = keys->Snapshot();
+  ASSERT_OK(RotateSigningKey(*store, *keystore, "test").status());
+  EXPECT_TRUE(keys->ReloadForToken(unknown_kid, keys->Current()).has_value());
+  const std::shared_ptr<const SigningKeySnapshot> first = keys->Snapshot();
+  EXPECT_NE(first, original);
+
+  // The second, within the interval, does not, even after another rotation.
+  ASSERT_OK(RotateSigningKey(*store, *keystore, "test").status());
+  EXPECT_FALSE(keys->ReloadForToken(unknown_kid, keys->Current()).has_value());
+  EXPECT_EQ(keys->Snapshot(), first);
+
+  // An explicit reload still follows.
+  ASSERT_OK(keys->Reload());
+  EXPECT_NE(keys->Snapshot(), first);
+}
+
 // The unknown-kid reload runs only for tokens of this node's issuers.
 TEST(SigningKeyReloadTest, ForeignTokenDoesNotReload) {
   const Deployment deployment("foreign");
