@@ -95,6 +95,15 @@ CREATE TABLE nonces (
 );
 CREATE INDEX nonces_by_expiry ON nonces (expires_us);
 )sql",
+    // Version 2. Indexes for the audit queries of QueryAudit, and for the
+    // audit head signer's start-up query (the newest record of one
+    // operation), which read the whole log without them.
+    R"sql(
+CREATE INDEX audit_log_by_operation ON audit_log (operation, sequence);
+CREATE INDEX audit_log_by_time ON audit_log (time_us);
+CREATE INDEX audit_log_by_target ON audit_log (target);
+CREATE INDEX audit_log_by_outcome ON audit_log (outcome, time_us);
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStore::kSchemaVersion);
 

@@ -143,7 +143,7 @@ class PostgresStore : public Store {
   int open_connections() const;
   int64_t connects() const;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   explicit PostgresStore(const PostgresStoreOptions& options);

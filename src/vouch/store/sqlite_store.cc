@@ -103,6 +103,11 @@ CREATE INDEX audit_log_by_time ON audit_log (time_us);
 CREATE INDEX audit_log_by_target ON audit_log (target);
 CREATE INDEX audit_log_by_outcome ON audit_log (outcome, time_us);
 )sql",
+    // Version 3. Finding the newest record of one operation (the audit head
+    // signer's start-up query) read the whole log without this index.
+    R"sql(
+CREATE INDEX audit_log_by_operation ON audit_log (operation, sequence);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

@@ -93,7 +93,7 @@ class SqliteStore : public Store {
   absl::StatusOr<int> SchemaVersion();
 
   // kSchemaVersion is the schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   const std::string& path() const { return path_; }
 

@@ -57,6 +57,22 @@ class RawDatabase {
   ~RawDatabase() { sqlite3_close(db_); }
   int Exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
   std::string Error() const { return sqlite3_errmsg(db_); }
+  // QueryPlan returns the detail lines of EXPLAIN QUERY PLAN for `sql`.
+  std::string QueryPlan(const std::string& sql) {
+    std::string plan;
+    const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+    EXPECT_EQ(sqlite3_exec(
+                  db_, explain.c_str(),
+                  [](void* out, int columns, char** values, char**) {
+                    // The last column is the detail text.
+                    *static_cast<std::string*>(out) += std::string(values[columns - 1]) + "\n";
+                    return 0;
+                  },
+                  &plan, nullptr),
+              SQLITE_OK)
+        << Error();
+    return plan;
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -184,6 +200,17 @@ INSERT INTO key_versions (name, version, created_us, updated_us, enabled, export
   ASSERT_OK(store->SoftDeleteKey("old", kT0, kT0, nullptr));
   ASSERT_OK(store->PutNonce(Bytes{1}, absl::Now() + absl::Minutes(1)));
   EXPECT_OK(store->CheckIntegrity());
+}
+
+// The audit head signer asks for the newest record of one operation when it
+// starts. Without an index that query reads the whole log.
+TEST_F(SqliteStoreTest, NewestRecordOfOneOperationUsesAnIndex) {
+  { ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(path_)); }
+  RawDatabase raw(path_);
+  const std::string plan = raw.QueryPlan(
+      "SELECT * FROM (SELECT * FROM audit_log WHERE 1 AND operation = 'audit.head' ORDER BY "
+      "sequence DESC LIMIT 1) ORDER BY sequence");
+  EXPECT_THAT(plan, HasSubstr("audit_log_by_operation"));
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRejected) {
