@@ -199,11 +199,12 @@ class KeyBroker {
   absl::StatusOr<nlohmann::json> RecoverKey(std::string_view name, std::string_view base_url,
                                             absl::Time now, std::string_view actor = kAdminActor);
 
-  // PurgeKey removes a deleted key for good and destroys its key material in
-  // the key store. NotFound when the key is not deleted; PermissionDenied
-  // while purge protection is on and the recovery period has not ended.
-  // NOTE: the records go first and the key store objects after them, so a
-  // crash in between leaves PKCS#11 token objects that no record names.
+  // PurgeKey destroys a deleted key's material in the key store, then
+  // removes its records with the audit record in one store transaction.
+  // When a DestroyKey fails, or the process stops in between, the records
+  // stay and a repeated PurgeKey finishes the purge. NotFound when the key is
+  // not deleted; PermissionDenied while purge protection is on and the
+  // recovery period has not ended.
   absl::Status PurgeKey(std::string_view name, absl::Time now,
                         std::string_view actor = kAdminActor);
 

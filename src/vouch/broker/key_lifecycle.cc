@@ -338,26 +338,30 @@ absl::Status KeyBroker::PurgeKey(std::string_view name, absl::Time now, std::str
         now);
   }
 
-  const store::AuditEvent event = MakeEvent(actor, "key.purge", KeyTarget(name), "", now);
-  VOUCH_ASSIGN_OR_RETURN(const std::vector<store::KeyRecord> purged,
-                         deps_.store->PurgeKey(name, &event));
-  // NOTE: the records are gone before the token objects are destroyed. A
-  // crash in between leaves PKCS#11 objects that no record names.
-  absl::Status destroyed = absl::OkStatus();
-  for (const store::KeyRecord& record : purged) {
-    const absl::Status status =
+  // The key store objects go first and the records after them, in one
+  // store transaction with the audit record. A crash or a failed DestroyKey
+  // in between leaves records whose objects may be gone; DestroyKey treats
+  // an object that is already gone as destroyed, so a retried purge finishes.
+  // NOTE: nothing locks the key across both steps. A RecoverKey that runs
+  // between the destroys and PurgeKey restores records whose PKCS#11
+  // objects are gone; PurgeKey then fails with NotFound.
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<store::KeyRecord> versions,
+                         deps_.store->ListDeletedKeyVersions(name));
+  for (const store::KeyRecord& record : versions) {
+    const absl::Status destroyed =
         deps_.keystore->DestroyKey(record.sealed_key, KeyLabel(record.name, record.version));
-    if (!status.ok() && destroyed.ok()) {
-      destroyed = status;
+    if (!destroyed.ok()) {
       Audit(std::string(actor), "key.purge", VersionTarget(record.name, record.version), "error",
-            fmt::format("key store object not destroyed: {}", status.ToString()), now)
+            fmt::format("key store object not destroyed: {}", destroyed.ToString()), now)
           .IgnoreError();
+      return Prefix(fmt::format("purge key {}: destroying the key material of version {} "
+                                "failed; the records are kept, so retry the purge",
+                                name, record.version),
+                    destroyed);
     }
   }
-  return Prefix(fmt::format("purge key {}: records removed, but destroying the key material "
-                            "failed",
-                            name),
-                destroyed);
+  const store::AuditEvent event = MakeEvent(actor, "key.purge", KeyTarget(name), "", now);
+  return deps_.store->PurgeKey(name, &event).status();
 }
 
 absl::StatusOr<bool> KeyBroker::PurgeProtection() {
@@ -376,9 +380,9 @@ absl::Status KeyBroker::SetPurgeProtection(bool enabled, absl::Time now, std::st
                         FailedPreconditionf("purge protection is on and cannot be switched off"),
                         now);
   }
-  VOUCH_RETURN_IF_ERROR(deps_.store->PutBlob(kPurgeProtectionBlob, Bytes{1}));
-  return Audit(std::string(actor), "settings.purge-protection", "settings/purge-protection", "ok",
-               "switched on", now);
+  const store::AuditEvent event = MakeEvent(actor, "settings.purge-protection",
+                                            "settings/purge-protection", "switched on", now);
+  return deps_.store->WriteBlobs({{kPurgeProtectionBlob, Bytes{1}}}, &event);
 }
 
 }  // namespace vouch::broker

@@ -4,6 +4,11 @@
 // store must hold every key version the client saw acknowledged, each
 // version's sealed key must still open, the audit log must verify (chain and
 // signed heads), and SQLite's integrity check must pass.
+//
+// A second case kills the server while a client rotates the token signing
+// key and sets attestation policies. Every stored signing key and policy
+// must then have its audit record, and the JWKS must publish the current
+// signing key.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +40,8 @@
 #include "vouch/crypto/jwk.h"
 #include "vouch/crypto/keys.h"
 #include "vouch/keystore/software_keystore.h"
+#include "vouch/policy/attestation_policy.h"
+#include "vouch/store/audit.h"
 #include "vouch/store/sqlite_store.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/token/issuer.h"
@@ -96,8 +103,9 @@ class CrashTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  // StartServer runs `vouch serve` and waits for its port file.
-  bool StartServer() {
+  // StartServer runs `vouch serve` with `extra_args` and waits for its port
+  // file.
+  bool StartServer(const std::vector<std::string>& extra_args = {}) {
     const std::string port_file = dir_ + "/port";
     std::filesystem::remove(port_file);
     pid_ = fork();
@@ -106,10 +114,19 @@ class CrashTest : public ::testing::Test {
       const std::string log = dir_ + "/serve.log";
       freopen(log.c_str(), "a", stderr);
       freopen(log.c_str(), "a", stdout);
-      execl(VOUCH_CLI_BINARY, VOUCH_CLI_BINARY, "serve", "--data-dir", data_dir_.c_str(),
-            "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), "--admin-token-file",
-            (dir_ + "/admin-token").c_str(), "--trust-authority", trust.c_str(),
-            static_cast<char*>(nullptr));
+      std::vector<std::string> args = {VOUCH_CLI_BINARY,  "serve",
+                                       "--data-dir",      data_dir_,
+                                       "--listen",        "127.0.0.1:0",
+                                       "--port-file",     port_file,
+                                       "--admin-token-file", dir_ + "/admin-token",
+                                       "--trust-authority", trust};
+      args.insert(args.end(), extra_args.begin(), extra_args.end());
+      std::vector<char*> argv;
+      for (std::string& arg : args) {
+        argv.push_back(arg.data());
+      }
+      argv.push_back(nullptr);
+      execv(VOUCH_CLI_BINARY, argv.data());
       _exit(127);
     }
     for (int i = 0; i < 1000; ++i) {
@@ -265,6 +282,144 @@ TEST_F(CrashTest, KilledServerKeepsAcknowledgedVersions) {
   std::printf("%d iterations, %zu keys, %zu versions checked, %d releases, %lld audit records\n",
               iteration, acknowledged.size(), versions_checked, acknowledged_releases,
               static_cast<long long>(report.records));
+}
+
+// Kills per run of KilledServerKeepsRotationsAndPoliciesAudited.
+constexpr int kSettingsKills = 60;
+constexpr char kPolicyKind[] = "SevSnpVm";
+
+// SettingsPolicy returns a valid attestation policy whose text, and so its
+// hash, differs for each `n`.
+std::string SettingsPolicy(int n) {
+  return fmt::format(R"(version=1.0;
+authorizationrules {{
+  => permit();
+}};
+issuancerules {{
+  => issue(type="policy-name", value="crash-{}");
+}};)",
+                     n);
+}
+
+// KidsOf returns the kids of a JWKS.
+std::set<std::string> KidsOf(const Json& jwks) {
+  std::set<std::string> kids;
+  for (const Json& key : jwks["keys"]) {
+    kids.insert(key["kid"].get<std::string>());
+  }
+  return kids;
+}
+
+TEST_F(CrashTest, KilledServerKeepsRotationsAndPoliciesAudited) {
+  const std::vector<std::string> args = {"--signing-key-type", "ec-p256"};
+  std::set<std::string> acknowledged_kids;
+  std::set<std::string> acknowledged_policy_hashes;
+  std::string first_kid;
+  std::mt19937 random(6789);
+  agent::HttpClientOptions options;
+  options.connect_timeout = absl::Seconds(1);
+  options.total_timeout = absl::Seconds(5);
+  const agent::HttpClient http(options);
+  const std::string auth = std::string("Bearer ") + kAdminToken;
+  int policy_number = 0;
+  int rotations = 0;
+  int policy_sets = 0;
+
+  for (int iteration = 0; iteration < kSettingsKills; ++iteration) {
+    ASSERT_TRUE(StartServer(args));
+    const agent::KeyAdminClient client(url_, http, SecretBytes(AsBytes(kAdminToken)));
+    if (first_kid.empty()) {
+      ASSERT_OK_AND_ASSIGN(const Json jwks, client.Call("GET", "/certs"));
+      ASSERT_EQ(jwks["keys"].size(), 1u);
+      first_kid = jwks["keys"][0]["kid"].get<std::string>();
+    }
+    const int delay_ms = std::uniform_int_distribution<int>(1, 80)(random);
+    std::atomic<bool> killed = false;
+    std::thread killer([this, delay_ms, &killed] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      kill(pid_, SIGKILL);
+      killed = true;
+    });
+
+    for (;;) {
+      if (std::uniform_int_distribution<int>(0, 1)(random) == 0) {
+        const absl::StatusOr<Json> rotated = client.Call("POST", "/signing-keys/rotate", "{}");
+        if (!rotated.ok()) {
+          break;  // the server is gone: this rotation is not acknowledged
+        }
+        acknowledged_kids.insert((*rotated)["kid"].get<std::string>());
+        ++rotations;
+      } else {
+        const std::string policy = SettingsPolicy(++policy_number);
+        const absl::StatusOr<agent::HttpResponse> set =
+            http.Send("PUT", url_ + "/policies/" + kPolicyKind, policy,
+                      {{"Authorization", auth}, {"Content-Type", "text/plain"}});
+        if (!set.ok()) {
+          break;
+        }
+        ASSERT_EQ(set->status, 200) << set->body;
+        acknowledged_policy_hashes.insert(policy::PolicyHash(policy));
+        ++policy_sets;
+      }
+    }
+    killer.join();
+    ASSERT_TRUE(killed);
+    ASSERT_EQ(waitpid(pid_, nullptr, 0), pid_);
+    pid_ = -1;
+  }
+  ASSERT_GT(rotations, 0);
+  ASSERT_GT(policy_sets, 0);
+
+  // The rotation records form one chain from the first key: each names the
+  // kid it replaced, which is the kid of the record before it.
+  ASSERT_OK_AND_ASSIGN(auto store, store::SqliteStore::Open(data_dir_ + "/vouch.db"));
+  EXPECT_OK(store->CheckIntegrity());
+  ASSERT_OK_AND_ASSIGN(const auto events, store->ReadAudit(store::kAllAuditEvents));
+  EXPECT_OK(store::VerifyAuditChain(events));
+  std::string chain_kid = first_kid;
+  std::string replaced_kid;
+  std::set<std::string> audited_kids;
+  std::string last_policy_hash;
+  std::set<std::string> audited_policy_hashes;
+  for (const store::AuditEvent& event : events) {
+    if (event.operation == "token.signing-key.rotate") {
+      EXPECT_EQ(event.detail, "previous kid " + chain_kid) << "sequence " << event.sequence;
+      replaced_kid = chain_kid;
+      chain_kid = event.target.substr(event.target.rfind('/') + 1);
+      audited_kids.insert(chain_kid);
+    } else if (event.operation == "attestation-policy.set") {
+      last_policy_hash = event.detail.substr(event.detail.find('=') + 1);
+      audited_policy_hashes.insert(last_policy_hash);
+    }
+  }
+  for (const std::string& kid : acknowledged_kids) {
+    EXPECT_TRUE(audited_kids.contains(kid)) << "rotation to " << kid << " has no audit record";
+  }
+  for (const std::string& hash : acknowledged_policy_hashes) {
+    EXPECT_TRUE(audited_policy_hashes.contains(hash)) << "policy " << hash << " not audited";
+  }
+
+  // The stored policy is the one of the last policy record.
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> policy_blob,
+                       store->GetBlob(std::string("attestation-policy.") + kPolicyKind));
+  ASSERT_TRUE(policy_blob.has_value());
+  EXPECT_EQ(policy::PolicyHash(ToString(*policy_blob)), last_policy_hash);
+
+  // A restarted server publishes exactly the key of the last rotation record
+  // and the one retired key it replaced: a stored key without its record
+  // would show as a third kid.
+  ASSERT_TRUE(StartServer(args));
+  const agent::KeyAdminClient client(url_, http, SecretBytes(AsBytes(kAdminToken)));
+  ASSERT_OK_AND_ASSIGN(const Json jwks, client.Call("GET", "/certs"));
+  const std::set<std::string> expected_kids =
+      replaced_kid.empty() ? std::set<std::string>{chain_kid}
+                           : std::set<std::string>{chain_kid, replaced_kid};
+  EXPECT_EQ(KidsOf(jwks), expected_kids) << jwks.dump();
+  StopServer();
+  std::printf("%d kills, %d rotations and %d policy sets acknowledged, %zu rotations and %zu "
+              "policy sets audited\n",
+              kSettingsKills, rotations, policy_sets, audited_kids.size(),
+              audited_policy_hashes.size());
 }
 
 }  // namespace

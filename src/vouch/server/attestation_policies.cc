@@ -313,22 +313,21 @@ absl::StatusOr<PolicyRecord> AttestationPolicies::Set(std::string_view kind,
   Current current;
   current.policy = std::make_shared<const policy::AttestationPolicy>(std::move(parsed));
   current.record = {std::string(kind), text, policy::PolicyHash(text), false};
-  MutexLock write_lock(&write_mutex_);
-  VOUCH_RETURN_IF_ERROR(store_.PutBlob(std::string(kPolicyBlobPrefix) + std::string(kind),
-                                       AsBytes(text)));
-  {
-    MutexLock lock(&mutex_);
-    current_[std::string(kind)] = current;
-  }
   store::AuditEvent event;
   event.actor = "admin";
   event.operation = "attestation-policy.set";
   event.target = "policies/" + std::string(kind);
   event.outcome = "ok";
   event.detail = fmt::format("{}={}", kPolicyHashClaim, current.record.policy_hash);
-  // NOTE: the audit record is appended after the policy is stored, not in
-  // the same transaction; a crash in between leaves the change unrecorded.
-  VOUCH_RETURN_IF_ERROR(store_.AppendAudit(event));
+  MutexLock write_lock(&write_mutex_);
+  // The policy blob and its audit record are one transaction, so a crash
+  // leaves both or neither.
+  VOUCH_RETURN_IF_ERROR(store_.WriteBlobs(
+      {{std::string(kPolicyBlobPrefix) + std::string(kind), ToBytes(text)}}, &event));
+  {
+    MutexLock lock(&mutex_);
+    current_[std::string(kind)] = current;
+  }
   return current.record;
 }
 

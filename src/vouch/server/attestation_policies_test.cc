@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +33,7 @@ using testing::Call;
 using testing::ClientResponse;
 using testing::Headers;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::vouch::testing::StatusIs;
 using Json = nlohmann::json;
 
@@ -133,6 +135,31 @@ TEST_F(AttestationPoliciesTest, DefaultPolicyPassesClaimsThrough) {
   Json want = SnpClaims();
   want["x-ms-policy-hash"] = record.policy_hash;
   EXPECT_EQ(claims, want);
+}
+
+// A policy whose audit record cannot be appended is not stored and not
+// applied: the blob and the record are one transaction.
+TEST_F(AttestationPoliciesTest, SetWithFailedAuditChangesNothing) {
+  const auto policies = Load();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/vouch.db").c_str(), &db), SQLITE_OK);
+  const int created = sqlite3_exec(db,
+                                   "CREATE TRIGGER test_fail_audit BEFORE INSERT ON audit_log "
+                                   "BEGIN SELECT RAISE(ABORT, 'audit append failed by a test "
+                                   "trigger'); END",
+                                   nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_EQ(created, SQLITE_OK);
+
+  EXPECT_THAT(policies->Set(kSevSnpVmKind, kDenyDebugPolicy), Not(StatusIs(absl::StatusCode::kOk)));
+  ASSERT_OK_AND_ASSIGN(const PolicyRecord current, policies->Get(kSevSnpVmKind));
+  EXPECT_TRUE(current.is_default);
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> blob,
+                       store_->GetBlob(std::string(kPolicyBlobPrefix) + kSevSnpVmKind));
+  EXPECT_FALSE(blob.has_value());
+  const auto reloaded = Load();
+  ASSERT_OK_AND_ASSIGN(const PolicyRecord loaded, reloaded->Get(kSevSnpVmKind));
+  EXPECT_TRUE(loaded.is_default);
 }
 
 TEST_F(AttestationPoliciesTest, EveryKindHasADefault) {

@@ -29,6 +29,7 @@ class GuardedStore : public store::Store {
   using Store::PutKeyVersion;
   using Store::SetReleasePolicy;
   using Store::UpdateKeyAttributes;
+  using Store::WriteBlobs;
 
   absl::Status PutKeyVersion(const store::KeyRecord& record,
                              const store::AuditEvent* audit) override {
@@ -75,6 +76,10 @@ class GuardedStore : public store::Store {
   }
   absl::StatusOr<std::vector<store::DeletedKey>> ListDeletedKeys() override {
     return inner_->ListDeletedKeys();
+  }
+  absl::StatusOr<std::vector<store::KeyRecord>> ListDeletedKeyVersions(
+      std::string_view name) override {
+    return inner_->ListDeletedKeyVersions(name);
   }
   absl::Status PutNonce(ByteSpan nonce, absl::Time expires) override {
     VOUCH_RETURN_IF_ERROR(dr_->CheckWritable());
@@ -123,6 +128,12 @@ class GuardedStore : public store::Store {
   absl::Status DeleteBlob(std::string_view name) override {
     VOUCH_RETURN_IF_ERROR(dr_->CheckWritable());
     return inner_->DeleteBlob(name);
+  }
+  absl::Status WriteBlobs(const std::vector<store::BlobPrecondition>& preconditions,
+                          const std::vector<store::BlobWrite>& writes,
+                          const store::AuditEvent* audit) override {
+    VOUCH_RETURN_IF_ERROR(dr_->CheckWritable());
+    return inner_->WriteBlobs(preconditions, writes, audit);
   }
 
  private:

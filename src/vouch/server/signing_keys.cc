@@ -77,8 +77,12 @@ absl::StatusOr<crypto::SslPtr<EVP_PKEY>> GenerateSigningKey(SigningKeyType type)
   return InvalidArgumentf("signing key type {} unknown", static_cast<int>(type));
 }
 
-absl::StatusOr<std::vector<PreviousSigningKey>> LoadPreviousSigningKeys(store::Store& store) {
-  VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kPreviousSigningKeysBlob));
+namespace {
+
+// ParsePreviousSigningKeys reads the contents of kPreviousSigningKeysBlob;
+// nullopt (no blob) means no previous keys.
+absl::StatusOr<std::vector<PreviousSigningKey>> ParsePreviousSigningKeys(
+    const std::optional<Bytes>& blob) {
   std::vector<PreviousSigningKey> previous;
   if (!blob.has_value()) {
     return previous;
@@ -109,6 +113,13 @@ absl::StatusOr<std::vector<PreviousSigningKey>> LoadPreviousSigningKeys(store::S
     previous.push_back({std::move(kid), *std::move(key)});
   }
   return previous;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PreviousSigningKey>> LoadPreviousSigningKeys(store::Store& store) {
+  VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> blob, store.GetBlob(kPreviousSigningKeysBlob));
+  return ParsePreviousSigningKeys(blob);
 }
 
 absl::Status AddPreviousSigningKeys(token::TokenIssuer& issuer,
@@ -144,8 +155,10 @@ absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
                          crypto::PublicKeyToPem(current.get()));
 
   // Step 1: the retired list, newest first, with the current key in front.
+  VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> previous_blob,
+                         store.GetBlob(kPreviousSigningKeysBlob));
   VOUCH_ASSIGN_OR_RETURN(const std::vector<PreviousSigningKey> previous,
-                         LoadPreviousSigningKeys(store));
+                         ParsePreviousSigningKeys(previous_blob));
   SigningKeyRotation rotation;
   nlohmann::json keys = nlohmann::json::array();
   keys.push_back({{"kid", current_kid}, {"public_key", current_public_pem}});
@@ -162,7 +175,6 @@ absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
     rotation.previous_kids.push_back(key.kid);
   }
   const std::string previous_json = nlohmann::json({{"keys", keys}}).dump();
-  VOUCH_RETURN_IF_ERROR(store.PutBlob(kPreviousSigningKeysBlob, AsBytes(previous_json)));
 
   // Step 2: the new key, of the current key's type unless `type` is set,
   // replaces the current one.
@@ -176,16 +188,26 @@ absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
   VOUCH_ASSIGN_OR_RETURN(rotation.kid, KidOf(next.get()));
   VOUCH_ASSIGN_OR_RETURN(const SecretBytes next_pem, crypto::PrivateKeyToPem(next.get()));
   VOUCH_ASSIGN_OR_RETURN(const Bytes next_sealed, keystore.Seal(next_pem, kSigningKeyBlob));
-  VOUCH_RETURN_IF_ERROR(store.PutBlob(kSigningKeyBlob, next_sealed));
 
-  // Step 3: the audit record.
+  // Step 3: both blobs and the audit record in one transaction. The
+  // preconditions make it a compare-and-set on what step 1 read, so of two
+  // rotations at once the second fails instead of dropping a retired key.
   store::AuditEvent event;
   event.actor = std::string(actor);
   event.operation = "token.signing-key.rotate";
   event.target = "signing-keys/" + rotation.kid;
   event.outcome = "ok";
   event.detail = "previous kid " + current_kid;
-  VOUCH_RETURN_IF_ERROR(store.AppendAudit(event));
+  const absl::Status written = store.WriteBlobs(
+      {{kSigningKeyBlob, *sealed}, {kPreviousSigningKeysBlob, previous_blob}},
+      {{kPreviousSigningKeysBlob, ToBytes(previous_json)}, {kSigningKeyBlob, next_sealed}}, &event);
+  if (absl::IsAborted(written)) {
+    return absl::AbortedError(fmt::format(
+        "signing key rotation: another rotation changed the signing keys at the same time, "
+        "so this one was not stored; retry to rotate again ({})",
+        written.message()));
+  }
+  VOUCH_RETURN_IF_ERROR(written);
   return rotation;
 }
 

@@ -76,13 +76,12 @@ struct SigningKeyRotation {
 // key's type when nullopt), moves the current key's
 // public half to the front of kPreviousSigningKeysBlob (keeping at most
 // `keep_previous` keys), stores the new key sealed under kSigningKeyBlob,
-// and appends an audit record "token.signing-key.rotate" by `actor`.
-// FailedPrecondition when the store has no signing key yet.
-// NOTE: the Store interface has no transaction over several blobs, so these
-// are three writes in this order. A crash after the first leaves the current
-// key listed as previous too, which AddPreviousSigningKeys skips. A crash
-// after the second leaves a rotation without its audit record. Two
-// rotations at the same time on two nodes may drop one retired key.
+// and appends an audit record "token.signing-key.rotate" by `actor`. The
+// two blobs and the audit record are one store transaction (WriteBlobs),
+// so a crash leaves the rotation complete or absent.
+// FailedPrecondition when the store has no signing key yet. Aborted when
+// another rotation (on this node or another) changed either blob after this
+// one read them: nothing was written, and a retry rotates again.
 absl::StatusOr<SigningKeyRotation> RotateSigningKey(store::Store& store,
                                                     keystore::KeyStore& keystore,
                                                     std::string_view actor,

@@ -4,15 +4,20 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "vouch/base/bytes.h"
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/jwk.h"
 #include "vouch/crypto/keys.h"
+#include "vouch/keystore/software_keystore.h"
 #include "vouch/server/admin_auth.h"
 #include "vouch/server/attest_request.h"
 #include "vouch/server/server.h"
@@ -21,6 +26,7 @@
 #include "vouch/snp/simulated.h"
 #include "vouch/store/sqlite_store.h"
 #include "vouch/testing/status_matchers.h"
+#include "vouch/token/issuer.h"
 
 namespace vouch::server {
 namespace {
@@ -385,6 +391,94 @@ TEST(PreviousSigningKeysTest, RejectsKidThatIsNotTheThumbprint) {
   const nlohmann::json blob = {{"keys", {{{"kid", "wrong"}, {"public_key", pem}}}}};
   ASSERT_OK(store->PutBlob(kPreviousSigningKeysBlob, AsBytes(blob.dump())));
   EXPECT_THAT(LoadPreviousSigningKeys(*store), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::filesystem::remove_all(dir);
+}
+
+// Two threads rotate through two store handles on one SQLite file, as two
+// nodes sharing a database would. Each rotation either commits whole or
+// fails with Aborted, so the audit records form one chain of kids from the
+// first key to the stored one, and the retired-key blob names the key that
+// the last rotation replaced.
+TEST(SigningKeyRotationTest, ConcurrentRotationsKeepOneChain) {
+  constexpr int kThreads = 2;
+  constexpr int kRotationsPerThread = 8;
+  const std::string dir = NewDataDir("concurrent");
+  std::filesystem::create_directories(dir);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<keystore::SoftwareKeyStore> keystore,
+                       keystore::SoftwareKeyStore::OpenOrCreate(dir + "/root.key"));
+  std::vector<std::unique_ptr<store::SqliteStore>> stores;
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::SqliteStore> store,
+                         store::SqliteStore::Open(dir + "/vouch.db"));
+    stores.push_back(std::move(store));
+  }
+  ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> first, crypto::GenerateEcKey("P-256"));
+  ASSERT_OK_AND_ASSIGN(const SecretBytes first_pem, crypto::PrivateKeyToPem(first.get()));
+  ASSERT_OK_AND_ASSIGN(const Bytes first_sealed, keystore->Seal(first_pem, kSigningKeyBlob));
+  ASSERT_OK(stores[0]->PutBlob(kSigningKeyBlob, first_sealed));
+  ASSERT_OK_AND_ASSIGN(const nlohmann::json first_jwk,
+                       token::PublicJwk(first.get(), crypto::JwsAlg::kEs256));
+  const std::string first_kid = first_jwk.at("kid").get<std::string>();
+
+  std::atomic<int> committed{0};
+  std::atomic<int> aborted{0};
+  std::vector<absl::Status> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRotationsPerThread; ++i) {
+        const absl::StatusOr<SigningKeyRotation> rotation =
+            RotateSigningKey(*stores[t], *keystore, "admin", kKeptPreviousSigningKeys,
+                             SigningKeyType::kEcP256);
+        if (rotation.ok()) {
+          ++committed;
+        } else if (absl::IsAborted(rotation.status())) {
+          ++aborted;
+        } else {
+          failures[t] = rotation.status();
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_OK(failures[t]) << "thread " << t;
+  }
+  EXPECT_EQ(committed + aborted, kThreads * kRotationsPerThread);
+
+  ASSERT_OK_AND_ASSIGN(const std::vector<store::AuditEvent> events,
+                       stores[0]->ReadAudit(store::kAllAuditEvents));
+  std::string chain_kid = first_kid;
+  std::string replaced_kid;
+  int records = 0;
+  for (const store::AuditEvent& event : events) {
+    ASSERT_EQ(event.operation, "token.signing-key.rotate");
+    EXPECT_EQ(event.detail, "previous kid " + chain_kid) << "sequence " << event.sequence;
+    replaced_kid = chain_kid;
+    chain_kid = event.target.substr(std::string("signing-keys/").size());
+    ++records;
+  }
+  EXPECT_EQ(records, committed.load());
+
+  ASSERT_OK_AND_ASSIGN(const std::vector<PreviousSigningKey> previous,
+                       LoadPreviousSigningKeys(*stores[1]));
+  ASSERT_EQ(previous.size(), 1u);
+  EXPECT_EQ(previous[0].kid, replaced_kid);
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> current_sealed,
+                       stores[1]->GetBlob(kSigningKeyBlob));
+  ASSERT_TRUE(current_sealed.has_value());
+  ASSERT_OK_AND_ASSIGN(const SecretBytes current_pem,
+                       keystore->Unseal(*current_sealed, kSigningKeyBlob));
+  ASSERT_OK_AND_ASSIGN(const crypto::SslPtr<EVP_PKEY> current,
+                       crypto::PrivateKeyFromPem(current_pem.Expose()));
+  ASSERT_OK_AND_ASSIGN(const nlohmann::json current_jwk,
+                       token::PublicJwk(current.get(), crypto::JwsAlg::kEs256));
+  EXPECT_EQ(current_jwk.at("kid").get<std::string>(), chain_kid);
+  std::printf("%d rotations committed, %d aborted by a concurrent rotation\n", committed.load(),
+              aborted.load());
   std::filesystem::remove_all(dir);
 }
 

@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
+#include "vouch/store/blob_writes.h"
 #include "vouch/store/postgres_connection.h"
 
 namespace vouch::store {
@@ -25,6 +26,11 @@ constexpr size_t kMaxSchemaChars = 63;
 // ASCII and the object is hashtext(current_schema()), so stores in other
 // schemas of one database migrate independently.
 constexpr int kMigrationLockClass = 0x766f7563;
+// Advisory lock class for blob writes ("vblb" in ASCII); the object is
+// hashtext(current_schema()). WriteBlobs, PutBlob, PutBlobIfAbsent and
+// DeleteBlob hold it until their transaction ends, so a WriteBlobs
+// precondition still holds when its writes commit, on every node.
+constexpr int kBlobLockClass = 0x76626c62;
 
 // kMigrations[i] takes the schema from version i to version i + 1. Never edit
 // a migration that has shipped: append one and raise kSchemaVersion.
@@ -276,6 +282,17 @@ absl::Status AppendAuditLocked(PgConnection& conn, const AuditEvent& event) {
   head_params.Int(chained.sequence).Bytes(chained.hash);
   return conn.Exec("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1", head_params,
                    operation)
+      .status();
+}
+
+// LockBlobs takes the blob write lock (kBlobLockClass) until the
+// transaction ends.
+absl::Status LockBlobs(PgConnection& conn, std::string_view operation) {
+  PgParams params;
+  params.Int(kBlobLockClass);
+  return conn
+      .Exec("SELECT pg_advisory_xact_lock($1::int4, hashtext(current_schema()))", params,
+            operation)
       .status();
 }
 
@@ -1021,13 +1038,17 @@ absl::Status PostgresStore::PutBlob(std::string_view name, ByteSpan value) {
   }
   const std::string operation = fmt::format("put blob {}", name);
   return Run([&](PgConnection& conn) -> absl::Status {
+    VOUCH_ASSIGN_OR_RETURN(PgTransaction txn, PgTransaction::Begin(conn, operation));
+    VOUCH_RETURN_IF_ERROR(LockBlobs(conn, operation));
     PgParams params;
     params.Text(name).Bytes(value).Int(absl::ToUnixMicros(absl::Now()));
-    return conn.Exec("INSERT INTO blobs (name, value, updated_us) VALUES ($1, $2, $3) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                     "updated_us = excluded.updated_us",
-                     params, operation)
-        .status();
+    VOUCH_RETURN_IF_ERROR(conn.Exec("INSERT INTO blobs (name, value, updated_us) "
+                                    "VALUES ($1, $2, $3) "
+                                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                                    "updated_us = excluded.updated_us",
+                                    params, operation)
+                              .status());
+    return txn.Commit();
   });
 }
 
@@ -1039,6 +1060,8 @@ absl::StatusOr<Bytes> PostgresStore::PutBlobIfAbsent(std::string_view name, Byte
   }
   const std::string operation = fmt::format("put blob {} if absent", name);
   return Run([&](PgConnection& conn) -> absl::StatusOr<Bytes> {
+    VOUCH_ASSIGN_OR_RETURN(PgTransaction txn, PgTransaction::Begin(conn, operation));
+    VOUCH_RETURN_IF_ERROR(LockBlobs(conn, operation));
     PgParams params;
     params.Text(name).Bytes(value).Int(absl::ToUnixMicros(absl::Now()));
     VOUCH_RETURN_IF_ERROR(conn.Exec("INSERT INTO blobs (name, value, updated_us) "
@@ -1053,7 +1076,9 @@ absl::StatusOr<Bytes> PostgresStore::PutBlobIfAbsent(std::string_view name, Byte
     if (result.rows() == 0) {
       return Internalf("postgres store: {}: the blob vanished after the insert", operation);
     }
-    return result.Blob(0, 0);
+    Bytes stored = result.Blob(0, 0);
+    VOUCH_RETURN_IF_ERROR(txn.Commit());
+    return stored;
   });
 }
 
@@ -1073,6 +1098,8 @@ absl::Status PostgresStore::DeleteBlob(std::string_view name) {
   VOUCH_RETURN_IF_ERROR(ValidateBlobName(name));
   const std::string operation = fmt::format("delete blob {}", name);
   return Run([&](PgConnection& conn) -> absl::Status {
+    VOUCH_ASSIGN_OR_RETURN(PgTransaction txn, PgTransaction::Begin(conn, operation));
+    VOUCH_RETURN_IF_ERROR(LockBlobs(conn, operation));
     PgParams params;
     params.Text(name);
     VOUCH_ASSIGN_OR_RETURN(const PgResult result,
@@ -1080,7 +1107,52 @@ absl::Status PostgresStore::DeleteBlob(std::string_view name) {
     if (result.AffectedRows() == 0) {
       return NotFoundf("blob {} not found", name);
     }
-    return absl::OkStatus();
+    return txn.Commit();
+  });
+}
+
+absl::Status PostgresStore::WriteBlobs(const std::vector<BlobPrecondition>& preconditions,
+                                       const std::vector<BlobWrite>& writes,
+                                       const AuditEvent* audit) {
+  VOUCH_RETURN_IF_ERROR(internal::ValidateBlobWrites(preconditions, writes));
+  VOUCH_RETURN_IF_ERROR(ValidateOptionalAudit(audit));
+  const std::string operation = fmt::format("write {} blobs", writes.size());
+  return Run([&](PgConnection& conn) -> absl::Status {
+    // READ COMMITTED with the blob write lock: each read below runs after
+    // the lock is granted, so it returns every blob write committed before.
+    VOUCH_ASSIGN_OR_RETURN(PgTransaction txn, PgTransaction::Begin(conn, operation));
+    VOUCH_RETURN_IF_ERROR(LockBlobs(conn, operation));
+    for (const BlobPrecondition& precondition : preconditions) {
+      PgParams params;
+      params.Text(precondition.name);
+      VOUCH_ASSIGN_OR_RETURN(const PgResult result,
+                             conn.Exec("SELECT value FROM blobs WHERE name = $1", params,
+                                       operation));
+      std::optional<Bytes> current;
+      if (result.rows() > 0) {
+        current = result.Blob(0, 0);
+      }
+      VOUCH_RETURN_IF_ERROR(internal::CheckBlobPrecondition(precondition, current));
+    }
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    for (const BlobWrite& write : writes) {
+      PgParams params;
+      params.Text(write.name);
+      if (!write.value.has_value()) {
+        VOUCH_RETURN_IF_ERROR(
+            conn.Exec("DELETE FROM blobs WHERE name = $1", params, operation).status());
+        continue;
+      }
+      params.Bytes(*write.value).Int(now_us);
+      VOUCH_RETURN_IF_ERROR(conn.Exec("INSERT INTO blobs (name, value, updated_us) "
+                                      "VALUES ($1, $2, $3) "
+                                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                                      "updated_us = excluded.updated_us",
+                                      params, operation)
+                                .status());
+    }
+    VOUCH_RETURN_IF_ERROR(AppendOptionalAudit(conn, audit));
+    return txn.Commit();
   });
 }
 

@@ -71,6 +71,7 @@ class PostgresStore : public Store {
   using Store::PutKeyVersion;
   using Store::SetReleasePolicy;
   using Store::UpdateKeyAttributes;
+  using Store::WriteBlobs;
 
   absl::Status PutKeyVersion(const KeyRecord& record, const AuditEvent* audit) override;
   absl::StatusOr<KeyRecord> GetKey(std::string_view name, std::string_view version) override;
@@ -89,10 +90,7 @@ class PostgresStore : public Store {
   absl::StatusOr<DeletedKey> GetDeletedKey(std::string_view name) override;
   absl::StatusOr<std::vector<DeletedKey>> ListDeletedKeys() override;
 
-  // ListDeletedKeyVersions returns every version of the soft-deleted key
-  // `name`, oldest first, with sealed_key, for backups (backup/backup.h).
-  // NotFound when `name` is not deleted.
-  absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name);
+  absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name) override;
   absl::Status PutNonce(ByteSpan nonce, absl::Time expires) override;
   absl::Status ConsumeNonce(ByteSpan nonce, absl::Time now) override;
   absl::StatusOr<int64_t> PurgeExpiredNonces(absl::Time now) override;
@@ -101,6 +99,8 @@ class PostgresStore : public Store {
   absl::StatusOr<std::vector<AuditEvent>> QueryAudit(const AuditQuery& query) override;
   absl::StatusOr<std::optional<Bytes>> GetBlob(std::string_view name) override;
   absl::Status PutBlob(std::string_view name, ByteSpan value) override;
+  absl::Status WriteBlobs(const std::vector<BlobPrecondition>& preconditions,
+                          const std::vector<BlobWrite>& writes, const AuditEvent* audit) override;
   absl::StatusOr<std::vector<std::string>> ListBlobNames() override;
   absl::Status DeleteBlob(std::string_view name) override;
 

@@ -16,6 +16,7 @@
 #include "vouch/base/mutex.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
+#include "vouch/store/postgres_connection.h"
 #include "vouch/store/store_conformance_test.h"
 #include "vouch/testing/postgres_cluster.h"
 #include "vouch/testing/status_matchers.h"
@@ -107,6 +108,17 @@ conformance::StoreFactory PostgresStoreFactory() {
     VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> store,
                            PostgresStore::Open(OptionsFor(SchemaFor(location))));
     return std::unique_ptr<Store>(std::move(store));
+  };
+  factory.fail_audit_appends = [](const std::string& location) -> absl::Status {
+    VOUCH_ASSIGN_OR_RETURN(
+        std::unique_ptr<internal::PgConnection> conn,
+        internal::PgConnection::Connect(Conninfo(), SchemaFor(location), absl::Seconds(3)));
+    return conn->ExecScript(
+        "CREATE FUNCTION test_fail_audit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit append failed by a test trigger'; END $$; "
+        "CREATE TRIGGER test_fail_audit BEFORE INSERT ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION test_fail_audit()",
+        "create audit trigger");
   };
   return factory;
 }

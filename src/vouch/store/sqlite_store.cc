@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
+#include "vouch/store/blob_writes.h"
 #include "vouch/store/sqlite_statement.h"
 
 namespace vouch::store {
@@ -1053,6 +1054,70 @@ absl::Status SqliteStore::DeleteBlob(std::string_view name) {
     return NotFoundf("blob {} not found", name);
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::StatusOr<std::optional<Bytes>> ReadBlobInTransaction(sqlite3* db, std::string_view name,
+                                                           std::string_view operation) {
+  VOUCH_ASSIGN_OR_RETURN(Statement query,
+                         Statement::Prepare(db, "SELECT value FROM blobs WHERE name = ?",
+                                            operation));
+  VOUCH_RETURN_IF_ERROR(query.BindText(1, name));
+  VOUCH_ASSIGN_OR_RETURN(const bool row, query.Step());
+  if (!row) {
+    return std::optional<Bytes>();
+  }
+  return std::optional<Bytes>(query.ColumnBlob(0));
+}
+
+absl::Status ApplyBlobWrite(sqlite3* db, const BlobWrite& write, absl::Time now,
+                            std::string_view operation) {
+  if (!write.value.has_value()) {
+    VOUCH_ASSIGN_OR_RETURN(Statement remove,
+                           Statement::Prepare(db, "DELETE FROM blobs WHERE name = ?", operation));
+    VOUCH_RETURN_IF_ERROR(remove.BindText(1, write.name));
+    return remove.Run();
+  }
+  VOUCH_ASSIGN_OR_RETURN(
+      Statement upsert,
+      Statement::Prepare(db,
+                         "INSERT INTO blobs (name, value, updated_us) VALUES (?, ?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                         "updated_us = excluded.updated_us",
+                         operation));
+  VOUCH_RETURN_IF_ERROR(upsert.BindText(1, write.name));
+  VOUCH_RETURN_IF_ERROR(upsert.BindBlob(2, *write.value));
+  VOUCH_RETURN_IF_ERROR(upsert.BindInt(3, absl::ToUnixMicros(now)));
+  return upsert.Run();
+}
+
+}  // namespace
+
+absl::Status SqliteStore::WriteBlobs(const std::vector<BlobPrecondition>& preconditions,
+                                     const std::vector<BlobWrite>& writes,
+                                     const AuditEvent* audit) {
+  VOUCH_RETURN_IF_ERROR(internal::ValidateBlobWrites(preconditions, writes));
+  if (audit != nullptr) {
+    VOUCH_RETURN_IF_ERROR(ValidateAuditEvent(*audit));
+  }
+  MutexLock lock(&mu_);
+  sqlite3* db = db_.get();
+  const std::string operation = fmt::format("write {} blobs", writes.size());
+  // BEGIN IMMEDIATE takes the database's write lock first, so no other
+  // connection can change a blob between the precondition reads and the commit.
+  VOUCH_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db, operation));
+  for (const BlobPrecondition& precondition : preconditions) {
+    VOUCH_ASSIGN_OR_RETURN(const std::optional<Bytes> current,
+                           ReadBlobInTransaction(db, precondition.name, operation));
+    VOUCH_RETURN_IF_ERROR(internal::CheckBlobPrecondition(precondition, current));
+  }
+  const absl::Time now = absl::Now();
+  for (const BlobWrite& write : writes) {
+    VOUCH_RETURN_IF_ERROR(ApplyBlobWrite(db, write, now, operation));
+  }
+  VOUCH_RETURN_IF_ERROR(AppendOptionalAudit(db, audit));
+  return txn.Commit();
 }
 
 }  // namespace vouch::store

@@ -52,6 +52,7 @@ class SqliteStore : public Store {
   using Store::PutKeyVersion;
   using Store::SetReleasePolicy;
   using Store::UpdateKeyAttributes;
+  using Store::WriteBlobs;
 
   absl::Status PutKeyVersion(const KeyRecord& record, const AuditEvent* audit) override;
   absl::StatusOr<KeyRecord> GetKey(std::string_view name, std::string_view version) override;
@@ -70,10 +71,7 @@ class SqliteStore : public Store {
   absl::StatusOr<DeletedKey> GetDeletedKey(std::string_view name) override;
   absl::StatusOr<std::vector<DeletedKey>> ListDeletedKeys() override;
 
-  // ListDeletedKeyVersions returns every version of the soft-deleted key
-  // `name`, oldest first, with sealed_key, for backups (backup/backup.h).
-  // NotFound when `name` is not deleted.
-  absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name);
+  absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name) override;
   absl::Status PutNonce(ByteSpan nonce, absl::Time expires) override;
   absl::Status ConsumeNonce(ByteSpan nonce, absl::Time now) override;
   absl::StatusOr<int64_t> PurgeExpiredNonces(absl::Time now) override;
@@ -84,6 +82,8 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<AuditEvent>> ReadAudit(size_t max_events) override;
   absl::StatusOr<std::optional<Bytes>> GetBlob(std::string_view name) override;
   absl::Status PutBlob(std::string_view name, ByteSpan value) override;
+  absl::Status WriteBlobs(const std::vector<BlobPrecondition>& preconditions,
+                          const std::vector<BlobWrite>& writes, const AuditEvent* audit) override;
 
   // CheckIntegrity runs SQLite's `PRAGMA integrity_check` and returns
   // DataLoss with SQLite's findings when the file is damaged.

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "vouch/base/status.h"
 #include "vouch/store/audit.h"
 #include "vouch/store/store_conformance_test.h"
@@ -39,6 +40,26 @@ conformance::StoreFactory SqliteStoreFactory() {
   };
   factory.check_integrity = [](Store& store) {
     return dynamic_cast<SqliteStore&>(store).CheckIntegrity();
+  };
+  factory.fail_audit_appends = [](const std::string& location) -> absl::Status {
+    sqlite3* db = nullptr;
+    const int opened = sqlite3_open(DatabasePath(location).c_str(), &db);
+    absl::Cleanup close = [db] { sqlite3_close(db); };
+    if (opened != SQLITE_OK) {
+      return Internalf("open {}: {}", DatabasePath(location), sqlite3_errstr(opened));
+    }
+    char* error = nullptr;
+    const int created = sqlite3_exec(db,
+                                     "CREATE TRIGGER test_fail_audit BEFORE INSERT ON audit_log "
+                                     "BEGIN SELECT RAISE(ABORT, 'audit append failed by a test "
+                                     "trigger'); END",
+                                     nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    if (created != SQLITE_OK) {
+      return Internalf("create audit trigger: {}", message);
+    }
+    return absl::OkStatus();
   };
   return factory;
 }

@@ -1,6 +1,7 @@
 #include "vouch/store/store.h"
 
 #include "vouch/base/status.h"
+#include "vouch/store/blob_writes.h"
 
 namespace vouch::store {
 
@@ -56,5 +57,49 @@ absl::Status ValidateBlobName(std::string_view name) {
   }
   return absl::OkStatus();
 }
+
+namespace internal {
+
+absl::Status ValidateBlobWrites(const std::vector<BlobPrecondition>& preconditions,
+                                const std::vector<BlobWrite>& writes) {
+  if (writes.empty()) {
+    return InvalidArgumentf("write blobs: no writes given, want at least one");
+  }
+  for (const BlobPrecondition& precondition : preconditions) {
+    VOUCH_RETURN_IF_ERROR(ValidateBlobName(precondition.name));
+  }
+  for (const BlobWrite& write : writes) {
+    VOUCH_RETURN_IF_ERROR(ValidateBlobName(write.name));
+    if (write.value.has_value() && write.value->size() > kMaxBlobBytes) {
+      return InvalidArgumentf("blob {}: {} bytes, more than the limit of {}", write.name,
+                              write.value->size(), kMaxBlobBytes);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBlobPrecondition(const BlobPrecondition& precondition,
+                                   const std::optional<Bytes>& current) {
+  if (precondition.value == current) {
+    return absl::OkStatus();
+  }
+  if (!precondition.value.has_value()) {
+    return absl::AbortedError(fmt::format(
+        "blob {} exists, want it absent: another writer stored it after it was read; read it "
+        "again and retry",
+        precondition.name));
+  }
+  if (!current.has_value()) {
+    return absl::AbortedError(fmt::format(
+        "blob {} not found: another writer deleted it after it was read; read it again and retry",
+        precondition.name));
+  }
+  return absl::AbortedError(fmt::format(
+      "blob {} changed after it was read: another writer stored a new value; read it again and "
+      "retry",
+      precondition.name));
+}
+
+}  // namespace internal
 
 }  // namespace vouch::store

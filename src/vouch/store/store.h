@@ -82,6 +82,22 @@ struct AuditEvent {
   Bytes hash;
 };
 
+// BlobWrite is one change made by Store::WriteBlobs: it stores `value`
+// under `name`, or deletes the blob when `value` is nullopt. Deleting a blob
+// that does not exist is not an error.
+struct BlobWrite {
+  std::string name;
+  std::optional<Bytes> value;
+};
+
+// BlobPrecondition is a compare-and-set check of Store::WriteBlobs: inside
+// the transaction, blob `name` must hold exactly `value`, or must not exist
+// when `value` is nullopt.
+struct BlobPrecondition {
+  std::string name;
+  std::optional<Bytes> value;
+};
+
 // Mutating key methods take an optional audit event. When it is not null,
 // the store appends it in the same transaction as the change, so a crash
 // leaves either both or neither. Implementations add
@@ -156,6 +172,12 @@ class Store {
   virtual absl::StatusOr<DeletedKey> GetDeletedKey(std::string_view name) = 0;
   virtual absl::StatusOr<std::vector<DeletedKey>> ListDeletedKeys() = 0;
 
+  // ListDeletedKeyVersions returns every version of the soft-deleted key
+  // `name`, oldest first, with sealed_key. A purge reads them to destroy the
+  // key store objects before PurgeKey removes the records; backups copy
+  // them. NotFound when `name` is not deleted.
+  virtual absl::StatusOr<std::vector<KeyRecord>> ListDeletedKeyVersions(std::string_view name) = 0;
+
   // PutNonce records a single-use nonce (1 to 64 bytes) valid until
   // `expires`. AlreadyExists when the same nonce is outstanding.
   virtual absl::Status PutNonce(ByteSpan nonce, absl::Time expires) = 0;
@@ -195,6 +217,20 @@ class Store {
   // one; NotFound when it does not exist.
   virtual absl::StatusOr<std::vector<std::string>> ListBlobNames() = 0;
   virtual absl::Status DeleteBlob(std::string_view name) = 0;
+
+  // WriteBlobs checks `preconditions`, applies `writes` in order and appends
+  // `audit` when it is not null, in one transaction: on any error, and after
+  // a crash, every blob and the audit log are as they were before the call.
+  // Aborted when a precondition does not hold, because another writer changed
+  // the blob since the caller read it: read again and retry, or report.
+  // InvalidArgument for an invalid blob name, a value over kMaxBlobBytes or
+  // an invalid audit event, checked before the transaction starts.
+  virtual absl::Status WriteBlobs(const std::vector<BlobPrecondition>& preconditions,
+                                  const std::vector<BlobWrite>& writes,
+                                  const AuditEvent* audit) = 0;
+  absl::Status WriteBlobs(const std::vector<BlobWrite>& writes, const AuditEvent* audit) {
+    return WriteBlobs({}, writes, audit);
+  }
 };
 
 inline constexpr size_t kAllAuditEvents = static_cast<size_t>(-1);

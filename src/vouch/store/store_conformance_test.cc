@@ -8,10 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -922,6 +926,206 @@ TEST_P(StoreConformanceTest, BlobsListAndDelete) {
   EXPECT_FALSE(gone.has_value());
   ASSERT_OK_AND_ASSIGN(const std::vector<std::string> left, store->ListBlobNames());
   EXPECT_THAT(left, ElementsAre("settings.purge-protection"));
+}
+
+
+AuditEvent BlobAuditEvent(std::string_view operation) {
+  AuditEvent event;
+  event.time = kT0;
+  event.actor = "admin";
+  event.operation = std::string(operation);
+  event.target = "blobs/test";
+  event.outcome = "ok";
+  return event;
+}
+
+TEST_P(StoreConformanceTest, WriteBlobsPutsDeletesAndAudits) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->PutBlob("old", Bytes{1}));
+  ASSERT_OK(store->PutBlob("replaced", Bytes{2}));
+
+  const AuditEvent event = BlobAuditEvent("blobs.write");
+  ASSERT_OK(store->WriteBlobs({{"replaced", Bytes{2}}, {"missing", std::nullopt}},
+                              {{"replaced", Bytes{3}},
+                               {"new", Bytes{4, 5}},
+                               {"old", std::nullopt},
+                               {"never-stored", std::nullopt}},
+                              &event));
+
+  ASSERT_OK_AND_ASSIGN(const std::vector<std::string> names, store->ListBlobNames());
+  EXPECT_THAT(names, ElementsAre("new", "replaced"));
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> replaced, store->GetBlob("replaced"));
+  EXPECT_EQ(replaced, Bytes{3});
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> added, store->GetBlob("new"));
+  EXPECT_EQ(added, Bytes({4, 5}));
+  ASSERT_OK_AND_ASSIGN(const std::vector<AuditEvent> events, store->ReadAudit(10));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].operation, "blobs.write");
+  EXPECT_OK(VerifyAuditChain(*store));
+
+  // A later write to the same name wins, and the audit event is optional.
+  ASSERT_OK(store->WriteBlobs({{"twice", Bytes{1}}, {"twice", Bytes{2}}}, nullptr));
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> twice, store->GetBlob("twice"));
+  EXPECT_EQ(twice, Bytes{2});
+  ASSERT_OK_AND_ASSIGN(const std::vector<AuditEvent> after, store->ReadAudit(10));
+  EXPECT_EQ(after.size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, WriteBlobsFailedPreconditionWritesNothing) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->PutBlob("current", Bytes{1}));
+  const AuditEvent event = BlobAuditEvent("blobs.write");
+
+  const std::vector<std::vector<BlobPrecondition>> failing = {
+      {{"current", Bytes{9}}},                     // another value
+      {{"current", std::nullopt}},                 // expected absent, but exists
+      {{"absent", Bytes{1}}},                      // expected a value, but absent
+      {{"current", Bytes{1}}, {"absent", Bytes{}}},  // the second of two fails
+  };
+  for (size_t i = 0; i < failing.size(); ++i) {
+    EXPECT_THAT(store->WriteBlobs(failing[i], {{"current", Bytes{2}}, {"other", Bytes{3}}},
+                                  &event),
+                StatusIs(absl::StatusCode::kAborted))
+        << "case " << i;
+  }
+
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> current, store->GetBlob("current"));
+  EXPECT_EQ(current, Bytes{1});
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> other, store->GetBlob("other"));
+  EXPECT_FALSE(other.has_value());
+  ASSERT_OK_AND_ASSIGN(const std::vector<AuditEvent> events, store->ReadAudit(10));
+  EXPECT_TRUE(events.empty());
+}
+
+TEST_P(StoreConformanceTest, WriteBlobsRejectsInvalidInput) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  AuditEvent infinite = BlobAuditEvent("blobs.write");
+  infinite.time = absl::InfiniteFuture();
+
+  EXPECT_THAT(store->WriteBlobs({}, nullptr), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->WriteBlobs({{"good", Bytes{1}}, {"bad name", Bytes{1}}}, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->WriteBlobs({{"bad name", std::nullopt}}, {{"good", Bytes{1}}}, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->WriteBlobs({{"good", Bytes{1}}, {"big", Bytes(kMaxBlobBytes + 1)}}, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->WriteBlobs({{"good", Bytes{1}}}, &infinite),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  ASSERT_OK_AND_ASSIGN(const std::vector<std::string> names, store->ListBlobNames());
+  EXPECT_TRUE(names.empty());
+}
+
+TEST_P(StoreConformanceTest, WriteBlobsRollsBackWhenAuditFails) {
+  ASSERT_TRUE(GetParam().fail_audit_appends) << "the factory must set fail_audit_appends";
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->PutBlob("current", Bytes{1}));
+  ASSERT_OK(store->PutBlob("deleted", Bytes{2}));
+  ASSERT_OK(GetParam().fail_audit_appends(location_));
+
+  const AuditEvent event = BlobAuditEvent("blobs.write");
+  EXPECT_THAT(store->WriteBlobs({{"current", Bytes{1}}},
+                                {{"current", Bytes{5}}, {"added", Bytes{6}}, {"deleted", std::nullopt}},
+                                &event),
+              Not(StatusIs(absl::StatusCode::kOk)));
+
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> current, store->GetBlob("current"));
+  EXPECT_EQ(current, Bytes{1});
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> deleted, store->GetBlob("deleted"));
+  EXPECT_EQ(deleted, Bytes{2});
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> added, store->GetBlob("added"));
+  EXPECT_FALSE(added.has_value());
+
+  // The same writes without an audit event succeed, so the audit append was
+  // what failed.
+  ASSERT_OK(store->WriteBlobs({{"current", Bytes{5}}}, nullptr));
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> written, store->GetBlob("current"));
+  EXPECT_EQ(written, Bytes{5});
+}
+
+// Threads on two handles increment one counter blob by compare-and-set.
+// Each success appends one audit event, and a loser (Aborted) reads again
+// and retries, so the final count equals the number of successes: no write
+// is lost and none is applied twice.
+TEST_P(StoreConformanceTest, WriteBlobsRaceLosesNoUpdate) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 15;
+  auto first = OpenStore();
+  auto second = OpenStore();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_OK(first->PutBlob("counter", ToBytes("0")));
+
+  std::atomic<int> aborted{0};
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    Store* store = t % 2 == 0 ? first.get() : second.get();
+    threads.emplace_back([&, store, t] {
+      const AuditEvent event = BlobAuditEvent("counter.increment");
+      for (int done = 0; done < kPerThread;) {
+        absl::StatusOr<std::optional<Bytes>> read = store->GetBlob("counter");
+        if (!read.ok() || !read->has_value()) {
+          failures[t] = read.ok() ? absl::NotFoundError("blob counter not found") : read.status();
+          return;
+        }
+        const int next = std::stoi(ToString(**read)) + 1;
+        const absl::Status written = store->WriteBlobs(
+            {{"counter", **read}}, {{"counter", ToBytes(std::to_string(next))}}, &event);
+        if (absl::IsAborted(written)) {
+          ++aborted;
+          continue;
+        }
+        if (!written.ok()) {
+          failures[t] = written;
+          return;
+        }
+        ++done;
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_OK(failures[t]) << "thread " << t;
+  }
+
+  ASSERT_OK_AND_ASSIGN(const std::optional<Bytes> counter, first->GetBlob("counter"));
+  ASSERT_TRUE(counter.has_value());
+  EXPECT_EQ(ToString(*counter), std::to_string(kThreads * kPerThread));
+  AuditQuery increments;
+  increments.operation = "counter.increment";
+  ASSERT_OK_AND_ASSIGN(const std::vector<AuditEvent> events, first->QueryAudit(increments));
+  EXPECT_EQ(events.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_OK(VerifyAuditChain(*first));
+  std::printf("compare-and-set race: %d successes, %d aborted attempts retried\n",
+              kThreads * kPerThread, aborted.load());
+}
+
+TEST_P(StoreConformanceTest, ListDeletedKeyVersionsReturnsSealedKeys) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const KeyRecord v1 = MakeRecord("gone", Version(1), kT0);
+  const KeyRecord v2 = MakeRecord("gone", Version(2), kT0 + absl::Seconds(1));
+  ASSERT_OK(store->PutKeyVersion(v1));
+  ASSERT_OK(store->PutKeyVersion(v2));
+  EXPECT_THAT(store->ListDeletedKeyVersions("gone"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store->ListDeletedKeyVersions("never"), StatusIs(absl::StatusCode::kNotFound));
+
+  ASSERT_OK(store->SoftDeleteKey("gone", kT0, kT0 + absl::Hours(1), nullptr));
+  ASSERT_OK_AND_ASSIGN(const std::vector<KeyRecord> versions,
+                       store->ListDeletedKeyVersions("gone"));
+  ASSERT_EQ(versions.size(), 2u);
+  ExpectSameRecord(versions[0], v1);
+  ExpectSameRecord(versions[1], v2);
+
+  ASSERT_OK(store->PurgeKey("gone", nullptr).status());
+  EXPECT_THAT(store->ListDeletedKeyVersions("gone"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

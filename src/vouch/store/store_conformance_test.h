@@ -31,6 +31,11 @@ struct StoreFactory {
   // CheckIntegrity checks the physical consistency of the data behind a
   // handle (SQLite's integrity_check). Optional.
   std::function<absl::Status(Store& store)> check_integrity;
+  // FailAuditAppends makes every later audit append of the store at
+  // `location` fail inside its transaction, as a full disk or a lost
+  // connection would, so a test can check that the other writes of that
+  // transaction roll back. WriteBlobsRollsBackWhenAuditFails fails without it.
+  std::function<absl::Status(const std::string& location)> fail_audit_appends;
 };
 
 std::string FactoryName(const ::testing::TestParamInfo<StoreFactory>& info);
