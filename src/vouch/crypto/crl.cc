@@ -69,6 +69,16 @@ absl::StatusOr<X509_CRL*> ParsePem(ByteSpan pem) {
 
 }  // namespace
 
+Crl::Crl(X509_CRL* crl)
+    : crl_(crl, Deleter()),
+      issuer_common_name_(internal::CommonName(X509_CRL_get_issuer(crl))),
+      this_update_(internal::Asn1TimeToAbsl(X509_CRL_get0_lastUpdate(crl))),
+      // Parse rejects a CRL without nextUpdate, so until then it reads as
+      // expired.
+      next_update_(X509_CRL_get0_nextUpdate(crl) == nullptr
+                       ? absl::InfinitePast()
+                       : internal::Asn1TimeToAbsl(X509_CRL_get0_nextUpdate(crl))) {}
+
 absl::StatusOr<Crl> Crl::Parse(ByteSpan data) {
   if (data.empty()) {
     return InvalidArgumentf("crl: empty input");
@@ -111,17 +121,11 @@ std::string Crl::Issuer() const {
   return internal::NameToString(X509_CRL_get_issuer(crl_.get()));
 }
 
-std::string Crl::IssuerCommonName() const {
-  return internal::CommonName(X509_CRL_get_issuer(crl_.get()));
-}
+std::string Crl::IssuerCommonName() const { return issuer_common_name_; }
 
-absl::Time Crl::ThisUpdate() const {
-  return internal::Asn1TimeToAbsl(X509_CRL_get0_lastUpdate(crl_.get()));
-}
+absl::Time Crl::ThisUpdate() const { return this_update_; }
 
-absl::Time Crl::NextUpdate() const {
-  return internal::Asn1TimeToAbsl(X509_CRL_get0_nextUpdate(crl_.get()));
-}
+absl::Time Crl::NextUpdate() const { return next_update_; }
 
 size_t Crl::NumRevoked() const {
   const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());

@@ -64,9 +64,13 @@ class Crl {
   struct Deleter {
     void operator()(X509_CRL* crl) const noexcept { X509_CRL_free(crl); }
   };
-  explicit Crl(X509_CRL* crl) : crl_(crl, Deleter()) {}
+  explicit Crl(X509_CRL* crl);
 
   std::shared_ptr<X509_CRL> crl_;
+  // Read once at parse time: a verifier checks them on every quote.
+  std::string issuer_common_name_;
+  absl::Time this_update_;
+  absl::Time next_update_;
 };
 
 // SerialOf returns a certificate's serial number as big-endian bytes

@@ -37,6 +37,21 @@ absl::StatusOr<Bytes> RawToDer(ByteSpan r_be, ByteSpan s_be) {
   return out;
 }
 
+// VerifyDer verifies a DER ECDSA signature with a key already known to be
+// an EC key.
+absl::Status VerifyDer(EVP_PKEY* key, HashAlg hash, ByteSpan message, ByteSpan der) {
+  SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EvpMd(hash), nullptr, key) != 1) {
+    return SslError("ecdsa verify: init");
+  }
+  // EVP_DigestVerify returns 1 for a valid signature, 0 for an invalid one
+  // and a negative value for malformed input. Anything but 1 is a rejection.
+  if (EVP_DigestVerify(ctx.get(), der.data(), der.size(), message.data(), message.size()) != 1) {
+    return SslError(absl::StatusCode::kUnauthenticated, "ecdsa: signature does not verify");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<size_t> EcFieldSize(EVP_PKEY* key) {
@@ -63,7 +78,7 @@ absl::Status VerifyEcdsaRaw(EVP_PKEY* key, HashAlg hash, ByteSpan message, ByteS
                             r.size(), s.size(), field_size);
   }
   VOUCH_ASSIGN_OR_RETURN(const Bytes der, RawToDer(r, s));
-  return VerifyEcdsaDer(key, hash, message, der);
+  return VerifyDer(key, hash, message, der);
 }
 
 absl::Status VerifyEcdsaP1363(EVP_PKEY* key, HashAlg hash, ByteSpan message, ByteSpan signature) {
@@ -78,16 +93,7 @@ absl::Status VerifyEcdsaP1363(EVP_PKEY* key, HashAlg hash, ByteSpan message, Byt
 
 absl::Status VerifyEcdsaDer(EVP_PKEY* key, HashAlg hash, ByteSpan message, ByteSpan der) {
   VOUCH_RETURN_IF_ERROR(EcFieldSize(key).status());
-  SslPtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EvpMd(hash), nullptr, key) != 1) {
-    return SslError("ecdsa verify: init");
-  }
-  // EVP_DigestVerify returns 1 for a valid signature, 0 for an invalid one
-  // and a negative value for malformed input. Anything but 1 is a rejection.
-  if (EVP_DigestVerify(ctx.get(), der.data(), der.size(), message.data(), message.size()) != 1) {
-    return SslError(absl::StatusCode::kUnauthenticated, "ecdsa: signature does not verify");
-  }
-  return absl::OkStatus();
+  return VerifyDer(key, hash, message, der);
 }
 
 absl::StatusOr<Bytes> SignEcdsaRaw(EVP_PKEY* key, HashAlg hash, ByteSpan message) {

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <system_error>
 #include <utility>
 
@@ -220,16 +221,38 @@ Bytes Certificate::SpkiSha256() const {
 
 Bytes Certificate::Sha256() const { return crypto::Sha256(Der()); }
 
+namespace {
+
+// CachedOid returns ParseDottedOid(dotted_oid), parsed once per thread: the
+// callers pass a few constant OIDs, and a verifier reads them on every
+// report. Past kMaxCachedOids distinct texts, nothing more is cached.
+const ASN1_OBJECT* CachedOid(std::string_view dotted_oid, SslPtr<ASN1_OBJECT>& uncached) {
+  constexpr size_t kMaxCachedOids = 64;
+  thread_local std::map<std::string, SslPtr<ASN1_OBJECT>, std::less<>> cache;
+  if (const auto found = cache.find(dotted_oid); found != cache.end()) {
+    return found->second.get();
+  }
+  SslPtr<ASN1_OBJECT> oid = ParseDottedOid(dotted_oid);
+  if (!oid || cache.size() >= kMaxCachedOids) {
+    uncached = std::move(oid);
+    return uncached.get();
+  }
+  return cache.emplace(std::string(dotted_oid), std::move(oid)).first->second.get();
+}
+
+}  // namespace
+
 std::optional<Bytes> Certificate::ExtensionValue(std::string_view dotted_oid) const {
-  const SslPtr<ASN1_OBJECT> oid = ParseDottedOid(dotted_oid);
-  if (!oid) {
+  SslPtr<ASN1_OBJECT> uncached;
+  const ASN1_OBJECT* oid = CachedOid(dotted_oid, uncached);
+  if (oid == nullptr) {
     return std::nullopt;
   }
-  const int index = X509_get_ext_by_OBJ(x509_.get(), oid.get(), -1);
+  const int index = X509_get_ext_by_OBJ(x509_.get(), oid, -1);
   if (index < 0) {
     return std::nullopt;
   }
-  if (X509_get_ext_by_OBJ(x509_.get(), oid.get(), index) >= 0) {
+  if (X509_get_ext_by_OBJ(x509_.get(), oid, index) >= 0) {
     return std::nullopt;  // RFC 5280 section 4.2 forbids repeating an extension.
   }
   const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(x509_.get(), index));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -375,37 +376,42 @@ std::string CollateralKey(std::string_view kind, std::string_view document,
 // VerifiedTcbInfo parses and verifies the TCB info, or takes it from
 // SharedCollateralCaches() when the same bytes verified before under the
 // same roots. The issueDate and nextUpdate window is checked on every call.
-absl::StatusOr<TcbInfo> VerifiedTcbInfo(std::string_view document,
-                                        const std::vector<crypto::Certificate>& certificates,
-                                        const std::vector<Bytes>& trusted_roots, absl::Time now) {
-  BoundedCache<TcbInfo>& cache = SharedCollateralCaches().tcb_infos;
+absl::StatusOr<std::shared_ptr<const TcbInfo>> VerifiedTcbInfo(
+    std::string_view document, const std::vector<crypto::Certificate>& certificates,
+    const std::vector<Bytes>& trusted_roots, absl::Time now) {
+  BoundedCache<std::shared_ptr<const TcbInfo>>& cache = SharedCollateralCaches().tcb_infos;
   const std::string key = CollateralKey("tcb info", document, trusted_roots);
-  if (std::optional<TcbInfo> cached = cache.Lookup(key, now); cached.has_value()) {
+  if (std::optional<std::shared_ptr<const TcbInfo>> cached = cache.Lookup(key, now);
+      cached.has_value()) {
+    const TcbInfo& info = **cached;
     VOUCH_RETURN_IF_ERROR(
-        CheckCollateralWindow(cached->Describe(), cached->issue_date, cached->next_update, now));
+        CheckCollateralWindow(info.Describe(), info.issue_date, info.next_update, now));
     return *std::move(cached);
   }
-  VOUCH_ASSIGN_OR_RETURN(TcbInfo info, ParseTcbInfo(document));
-  VOUCH_RETURN_IF_ERROR(VerifyTcbInfo(info, certificates, trusted_roots, now));
+  VOUCH_ASSIGN_OR_RETURN(TcbInfo parsed, ParseTcbInfo(document));
+  VOUCH_RETURN_IF_ERROR(VerifyTcbInfo(parsed, certificates, trusted_roots, now));
+  auto info = std::make_shared<const TcbInfo>(std::move(parsed));
   const auto [not_before, not_after] = SigningChainWindow(certificates);
   cache.Insert(key, info, not_before, not_after);
   return info;
 }
 
 // VerifiedQeIdentity is VerifiedTcbInfo for the QE identity.
-absl::StatusOr<QeIdentity> VerifiedQeIdentity(std::string_view document,
-                                              const std::vector<crypto::Certificate>& certificates,
-                                              const std::vector<Bytes>& trusted_roots,
-                                              absl::Time now) {
-  BoundedCache<QeIdentity>& cache = SharedCollateralCaches().qe_identities;
+absl::StatusOr<std::shared_ptr<const QeIdentity>> VerifiedQeIdentity(
+    std::string_view document, const std::vector<crypto::Certificate>& certificates,
+    const std::vector<Bytes>& trusted_roots, absl::Time now) {
+  BoundedCache<std::shared_ptr<const QeIdentity>>& cache = SharedCollateralCaches().qe_identities;
   const std::string key = CollateralKey("qe identity", document, trusted_roots);
-  if (std::optional<QeIdentity> cached = cache.Lookup(key, now); cached.has_value()) {
-    VOUCH_RETURN_IF_ERROR(
-        CheckCollateralWindow(cached->Describe(), cached->issue_date, cached->next_update, now));
+  if (std::optional<std::shared_ptr<const QeIdentity>> cached = cache.Lookup(key, now);
+      cached.has_value()) {
+    const QeIdentity& identity = **cached;
+    VOUCH_RETURN_IF_ERROR(CheckCollateralWindow(identity.Describe(), identity.issue_date,
+                                                identity.next_update, now));
     return *std::move(cached);
   }
-  VOUCH_ASSIGN_OR_RETURN(QeIdentity identity, ParseQeIdentity(document));
-  VOUCH_RETURN_IF_ERROR(VerifyQeIdentity(identity, certificates, trusted_roots, now));
+  VOUCH_ASSIGN_OR_RETURN(QeIdentity parsed, ParseQeIdentity(document));
+  VOUCH_RETURN_IF_ERROR(VerifyQeIdentity(parsed, certificates, trusted_roots, now));
+  auto identity = std::make_shared<const QeIdentity>(std::move(parsed));
   const auto [not_before, not_after] = SigningChainWindow(certificates);
   cache.Insert(key, identity, not_before, not_after);
   return identity;
@@ -455,8 +461,9 @@ absl::StatusOr<TcbVerdict> EvaluateTcb(const QuoteCollateral& collateral,
     return FailedPreconditionf("dcap tcb: collateral has no tcb info for fmspc {}",
                                HexEncode(platform.fmspc));
   }
-  VOUCH_ASSIGN_OR_RETURN(const TcbInfo info,
+  VOUCH_ASSIGN_OR_RETURN(const std::shared_ptr<const TcbInfo> verified_info,
                          VerifiedTcbInfo(collateral.tcb_info_json, certificates, trusted_roots, now));
+  const TcbInfo& info = *verified_info;
   VOUCH_RETURN_IF_ERROR(CheckTcbInfoMatches(info, platform));
   verdict.collateral.push_back(CollateralItem{"tcb info", info.Describe(), info.issue_date,
                                               info.next_update, info.tcb_evaluation_data_number});
@@ -465,9 +472,10 @@ absl::StatusOr<TcbVerdict> EvaluateTcb(const QuoteCollateral& collateral,
   if (collateral.qe_identity_json.empty()) {
     return FailedPreconditionf("dcap tcb: collateral has no qe identity");
   }
-  VOUCH_ASSIGN_OR_RETURN(const QeIdentity identity,
+  VOUCH_ASSIGN_OR_RETURN(const std::shared_ptr<const QeIdentity> verified_identity,
                          VerifiedQeIdentity(collateral.qe_identity_json, certificates,
                                             trusted_roots, now));
+  const QeIdentity& identity = *verified_identity;
   if (identity.tee_type() != platform.tee_type) {
     return FailedPreconditionf("dcap tcb: {} does not apply to a {} quote", identity.Describe(),
                                TeeTypeName(platform.tee_type));

@@ -96,8 +96,9 @@ struct CollateralCaches {
     roots.Clear();
   }
 
-  BoundedCache<TcbInfo> tcb_infos;
-  BoundedCache<QeIdentity> qe_identities;
+  // Shared and const: a hit costs no copy of the TCB levels.
+  BoundedCache<std::shared_ptr<const TcbInfo>> tcb_infos;
+  BoundedCache<std::shared_ptr<const QeIdentity>> qe_identities;
   BoundedCache<crypto::Crl> crls;
   BoundedCache<crypto::Certificate> roots;
 };
