@@ -118,6 +118,8 @@ absl::StatusOr<snp::VerifiedReport> VerifySnp(const AzureEvidence& evidence, con
   snp::VerifyOptions verify;
   verify.now = options.now;
   verify.roots = options.snp_roots;
+  verify.crls = options.snp_crls;
+  verify.require_crl = options.snp_require_crl;
   absl::StatusOr<snp::VerifiedReport> verified = snp::VerifyReport(hcl.hardware_report, pool, verify);
   if (!verified.ok()) {
     return Prefix("azure evidence: SEV-SNP report", verified.status());

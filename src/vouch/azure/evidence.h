@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "vouch/azure/hcl_report.h"
 #include "vouch/base/bytes.h"
+#include "vouch/crypto/crl.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/dcap/tcb_evaluation.h"
 #include "vouch/dcap/verify.h"
@@ -79,6 +80,10 @@ struct AzureVerifyOptions {
   // SEV-SNP: trusted ARK keys and extra certificates (ASK, ARK, cached VCEKs).
   std::vector<snp::TrustedRoot> snp_roots = snp::PinnedAmdRoots();
   std::vector<crypto::Certificate> snp_certificates;
+  // SEV-SNP: AMD CRLs for the chain, and whether one must be among them
+  // (snp::VerifyOptions::crls and require_crl).
+  std::vector<crypto::Crl> snp_crls;
+  bool snp_require_crl = false;
   // TDX: collateral for the TCB evaluation. Without it the TD quote's
   // signatures and PCK chain are verified but its TCB is not evaluated, and
   // VerifiedAzureEvidence::td_tcb stays empty.

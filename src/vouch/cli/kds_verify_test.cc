@@ -13,6 +13,7 @@
 #include <string>
 
 #include "vouch/base/bytes.h"
+#include "vouch/base/file.h"
 #include "vouch/collateral/kds_client.h"
 #include "vouch/collateral/kds_test_server.h"
 #include "vouch/snp/report.h"
@@ -22,6 +23,7 @@
 namespace vouch::cli {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using ::vouch::testing::ReadVector;
@@ -87,13 +89,15 @@ TEST_F(KdsVerifyTest, FetchesThenUsesCache) {
   const RunResult first = RunVouch(VerifyArguments("--kds-product Milan --kds-url " + kds_.Url()));
   EXPECT_EQ(first.exit_status, 0) << first.output;
   EXPECT_THAT(first.output, HasSubstr("verified: SEV-SNP attestation report version 2, Milan"));
-  EXPECT_THAT(kds_.targets(), SizeIs(2));
-  EXPECT_EQ(kds_.targets().front(), vcek_target_);
+  // The VCEK, the chain, and AMD's CRL, which the stand-in does not serve
+  // (404): the report verifies without a revocation check.
+  EXPECT_THAT(kds_.targets(),
+              ElementsAre(vcek_target_, "/vcek/v1/Milan/cert_chain", "/vcek/v1/Milan/crl"));
 
   // Without --kds-url the cache alone verifies the report.
   const RunResult second = RunVouch(VerifyArguments("--kds-product Milan"));
   EXPECT_EQ(second.exit_status, 0) << second.output;
-  EXPECT_THAT(kds_.targets(), SizeIs(2));
+  EXPECT_THAT(kds_.targets(), SizeIs(3));
 }
 
 TEST_F(KdsVerifyTest, WithoutKdsUrlNamesOption) {
@@ -108,6 +112,26 @@ TEST_F(KdsVerifyTest, VersionTwoReportNeedsProduct) {
   EXPECT_EQ(result.exit_status, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr("--kds-product"));
   EXPECT_THAT(kds_.targets(), SizeIs(0));
+}
+
+// A real Milan chain: KDS has no CRL (404), so --snp-require-crl rejects the
+// report, and --amd-crl with a file that is not a CRL is a usage error.
+TEST_F(KdsVerifyTest, RequiredCrlMissingRejects) {
+  const RunResult result =
+      RunVouch(VerifyArguments("--kds-product Milan --snp-require-crl --kds-url " + kds_.Url()));
+  EXPECT_EQ(result.exit_status, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("find the AMD CRL"));
+  EXPECT_THAT(result.output, HasSubstr("404"));
+}
+
+TEST_F(KdsVerifyTest, AmdCrlFileThatIsNotCrlIsUsageError) {
+  const std::string file = dir_ + "/not-a-crl.der";
+  ASSERT_OK(WriteFileAtomic(file, AsBytes(std::string("not a CRL"))));
+  const RunResult result =
+      RunVouch(VerifyArguments("--kds-product Milan --amd-crl " + file + " --kds-url " +
+                               kds_.Url()));
+  EXPECT_EQ(result.exit_status, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("load --amd-crl"));
 }
 
 }  // namespace

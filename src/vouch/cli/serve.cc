@@ -48,6 +48,8 @@ struct ServeFlags {
   CLI::Option* pcs_url = nullptr;
   CLI::Option* kds_url = nullptr;
   CLI::Option* kds_product = nullptr;
+  CLI::Option* amd_crl = nullptr;
+  CLI::Option* snp_require_crl = nullptr;
   CLI::Option* tpm_ek_roots = nullptr;
   CLI::Option* tpm_ek_crls = nullptr;
   std::vector<std::string> trusted_authorities;
@@ -126,6 +128,8 @@ absl::StatusOr<server::Config> BuildConfig(const ServeFlags& flags) {
   apply(flags.pcs_url, config.pcs_url, flag_values.pcs_url);
   apply(flags.kds_url, config.kds_url, flag_values.kds_url);
   apply(flags.kds_product, config.kds_product, flag_values.kds_product);
+  apply(flags.amd_crl, config.amd_crl, flag_values.amd_crl);
+  apply(flags.snp_require_crl, config.snp_require_crl, flag_values.snp_require_crl);
   apply(flags.tpm_ek_roots, config.tpm_ek_roots, flag_values.tpm_ek_roots);
   apply(flags.tpm_ek_crls, config.tpm_ek_crls, flag_values.tpm_ek_crls);
   apply(flags.issuer, config.issuer, flag_values.issuer);
@@ -320,6 +324,15 @@ Runner SetupServe(CLI::App& sub) {
       "--kds-product", flag_values.kds_product,
       "KDS product name (Milan, Genoa or Turin) for version 2 SEV-SNP reports, which carry no "
       "CPUID; later reports name their product themselves");
+  flags->amd_crl = sub.add_option(
+      "--amd-crl", flag_values.amd_crl,
+      "AMD CRL (DER or PEM file, or a folder of them) checked against every SEV-SNP chain of "
+      "its ARK, in addition to the CRL found per report in --collateral (amd/crl-vcek-<product>"
+      ".der, amd/crl-vlek-<product>.der), the cache or KDS (default: unset)");
+  flags->snp_require_crl = sub.add_flag(
+      "--snp-require-crl", flag_values.snp_require_crl,
+      "Reject SEV-SNP evidence whose chain has no AMD CRL at hand (default: off, so that "
+      "revocation is checked only when a CRL is found)");
   flags->tpm_ek_roots =
       sub.add_option("--tpm-ek-roots", flag_values.tpm_ek_roots,
                      "PEM or DER file, or folder, of TPM manufacturers' EK root CA certificates "

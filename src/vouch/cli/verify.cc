@@ -23,6 +23,7 @@
 #include "vouch/base/time.h"
 #include "vouch/cli/command.h"
 #include "vouch/cli/verify.h"
+#include "vouch/collateral/amd_crl_provider.h"
 #include "vouch/collateral/vcek_provider.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/dcap/appraisal.h"
@@ -54,6 +55,8 @@ struct VerifyFlags {
   std::string collateral_cache;
   std::string kds_url;
   std::string kds_product;
+  std::vector<std::string> amd_crls;
+  bool require_crl = false;
 };
 
 enum class EvidenceKind { kUnknown, kSevSnpReport, kDcapQuote };
@@ -139,6 +142,47 @@ absl::Status AddVcek(ByteSpan report, const EvidenceInput& input,
                                                                     verify_options));
   certificates.insert(certificates.end(), found.begin(), found.end());
   return absl::OkStatus();
+}
+
+// FindAmdCrl returns the CRL found for `report` in `collateral_dir`
+// (amd/), the cache folder or KDS, or none. When no CRL is required, a
+// lookup that finds nothing is skipped, and one that cannot reach KDS is
+// skipped with a warning. An invalid CRL is always an error.
+absl::StatusOr<std::vector<crypto::Crl>> FindAmdCrl(
+    ByteSpan report, const EvidenceInput& input, const std::string& collateral_dir,
+    const std::vector<crypto::Certificate>& certificates) {
+  std::vector<crypto::Crl> crls;
+  collateral::AmdCrlProviderOptions options;
+  options.collateral_dir = collateral_dir;
+  options.cache_dir = input.collateral_cache_dir;
+  options.product = input.kds_product;
+  if (!input.kds_url.empty()) {
+    collateral::KdsClientOptions kds;
+    kds.base_url = input.kds_url;
+    options.kds = kds;
+  }
+  snp::VerifyOptions verify_options;
+  verify_options.now = input.now;
+  absl::StatusOr<crypto::Crl> found = collateral::AmdCrlProvider(std::move(options))
+                                          .FindCrl(report, certificates, verify_options);
+  if (found.ok()) {
+    crls.push_back(*std::move(found));
+    return crls;
+  }
+  if (collateral::IsInvalidCrlError(found.status())) {
+    return found.status();
+  }
+  // With --amd-crl CRLs at hand, snp::VerifyReport decides whether one of
+  // them covers the chain when a CRL is required.
+  if (input.require_crl && input.amd_crls.empty()) {
+    return Prefix("a CRL is required and none was found", found.status());
+  }
+  if (found.status().code() == absl::StatusCode::kUnavailable ||
+      found.status().code() == absl::StatusCode::kDeadlineExceeded) {
+    std::fprintf(stderr, "vouch verify: warning: AMD CRL: %s; revocation not checked\n",
+                 std::string(found.status().message()).c_str());
+  }
+  return crls;
 }
 
 // LoadDcapCollateral reads Intel collateral (TCB info, QE identity, CRLs,
@@ -349,6 +393,24 @@ absl::StatusOr<VerifiedEvidence> VerifyEvidenceFile(const EvidenceInput& input,
                          LoadCollateral(collateral));
   failure = {"find the VCEK", kExitRejected, ""};
   VOUCH_RETURN_IF_ERROR(AddVcek(evidence, input, certificates));
+  failure = {"load --amd-crl", kExitUsage, ""};
+  std::vector<crypto::Crl> crls;
+  for (const std::string& path : input.amd_crls) {
+    VOUCH_ASSIGN_OR_RETURN(const std::vector<crypto::Crl> loaded, collateral::LoadAmdCrls(path));
+    crls.insert(crls.end(), loaded.begin(), loaded.end());
+  }
+  failure = {"find the AMD CRL", kExitRejected, ""};
+  std::string collateral_dir;
+  for (const std::string& path : collateral) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+      collateral_dir = path;
+      break;
+    }
+  }
+  VOUCH_ASSIGN_OR_RETURN(const std::vector<crypto::Crl> found,
+                         FindAmdCrl(evidence, input, collateral_dir, certificates));
+  crls.insert(crls.end(), found.begin(), found.end());
 
   failure = {"rejected", kExitRejected, ""};
   if (input.collateral.empty()) {
@@ -358,6 +420,8 @@ absl::StatusOr<VerifiedEvidence> VerifyEvidenceFile(const EvidenceInput& input,
   }
   snp::VerifyOptions options;
   options.now = input.now;
+  options.crls = std::move(crls);
+  options.require_crl = input.require_crl;
   VOUCH_ASSIGN_OR_RETURN(const snp::VerifiedReport verified,
                          snp::VerifyReport(evidence, certificates, options));
   failure = {"rejected after the signature and chain verified", kExitRejected, ""};
@@ -409,6 +473,8 @@ int RunVerify(const VerifyFlags& flags) {
   input.collateral_cache_dir = flags.collateral_cache;
   input.kds_url = flags.kds_url;
   input.kds_product = flags.kds_product;
+  input.amd_crls = flags.amd_crls;
+  input.require_crl = flags.require_crl;
   EvidenceFailure failure;
   const absl::StatusOr<VerifiedEvidence> evidence = VerifyEvidenceFile(input, failure);
   if (!evidence.ok()) {
@@ -454,6 +520,13 @@ Runner SetupVerify(CLI::App& sub) {
   sub.add_option("--kds-product", flags->kds_product,
                  "SEV-SNP: KDS product (Milan, Genoa or Turin) of version 2 reports, which "
                  "carry no CPUID");
+  sub.add_option("--amd-crl", flags->amd_crls,
+                 "SEV-SNP: AMD CRL (DER or PEM file, or a folder of them) to check the ASK or "
+                 "ASVK against, besides the CRL found in the collateral folder "
+                 "(amd/crl-vcek-<product>.der), the cache or KDS; repeatable");
+  sub.add_flag("--snp-require-crl", flags->require_crl,
+               "SEV-SNP: reject the report when no AMD CRL of its chain's ARK is found "
+               "(default: off, revocation is checked only when a CRL is found)");
   sub.add_option("--nonce", flags->nonce,
                  "Azure vTPM evidence: the expected TPM quote qualifying data, hex (required "
                  "for that evidence)");

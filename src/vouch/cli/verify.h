@@ -31,6 +31,12 @@ struct EvidenceInput {
   std::string collateral_cache_dir{};
   std::string kds_url{};
   std::string kds_product{};
+  // SEV-SNP revocation: AMD CRL files or folders checked against the chain,
+  // besides the CRL found in the first collateral folder
+  // (amd/crl-vcek-<product>.der), the cache folder or KDS. require_crl
+  // rejects a chain without a CRL of its ARK.
+  std::vector<std::string> amd_crls{};
+  bool require_crl = false;
 };
 
 struct VerifiedEvidence {

@@ -91,7 +91,8 @@ KdsClient::KdsClient(KdsClientOptions options) : options_(std::move(options)) {
   }
 }
 
-absl::StatusOr<std::string> KdsClient::Get(const std::string& url, std::string_view what) const {
+absl::StatusOr<std::string> KdsClient::Get(const std::string& url, std::string_view what,
+                                           size_t max_bytes) const {
   {
     std::lock_guard<std::mutex> lock(*mu_);
     const absl::Time now = absl::Now();
@@ -106,7 +107,7 @@ absl::StatusOr<std::string> KdsClient::Get(const std::string& url, std::string_v
   internal::HttpGetOptions http_options;
   http_options.connect_timeout = options_.connect_timeout;
   http_options.request_timeout = options_.request_timeout;
-  http_options.max_response_bytes = options_.max_response_bytes;
+  http_options.max_response_bytes = max_bytes;
   http_options.ca_bundle_path = options_.ca_bundle_path;
   VOUCH_ASSIGN_OR_RETURN(internal::HttpGetResponse response,
                          internal::HttpGet("kds", url, http_options));
@@ -142,7 +143,7 @@ absl::StatusOr<crypto::Certificate> KdsClient::FetchVcek(
     std::string_view product, const snp::AttestationReport& report) const {
   const std::string url = options_.base_url + VcekRequestTarget(product, report);
   const std::string what = fmt::format("VCEK for product {}, {}", product, DescribeVcekKey(report));
-  VOUCH_ASSIGN_OR_RETURN(const std::string body, Get(url, what));
+  VOUCH_ASSIGN_OR_RETURN(const std::string body, Get(url, what, options_.max_response_bytes));
   absl::StatusOr<crypto::Certificate> vcek = crypto::Certificate::FromDer(AsBytes(body));
   if (!vcek.ok()) {
     return InvalidArgumentf("kds GET {}: body ({} bytes) is not a DER certificate: {}", url,
@@ -155,7 +156,8 @@ absl::StatusOr<std::vector<crypto::Certificate>> KdsClient::FetchCertChain(
     std::string_view product) const {
   const std::string url = fmt::format("{}/vcek/v1/{}/cert_chain", options_.base_url, product);
   VOUCH_ASSIGN_OR_RETURN(const std::string body,
-                         Get(url, fmt::format("certificate chain for product {}", product)));
+                         Get(url, fmt::format("certificate chain for product {}", product),
+                             options_.max_response_bytes));
   absl::StatusOr<std::vector<crypto::Certificate>> chain = crypto::ParseCertificates(AsBytes(body));
   if (!chain.ok()) {
     return InvalidArgumentf("kds GET {}: body ({} bytes) is not PEM certificates: {}", url,
@@ -166,6 +168,20 @@ absl::StatusOr<std::vector<crypto::Certificate>> KdsClient::FetchCertChain(
                             chain->size());
   }
   return chain;
+}
+
+absl::StatusOr<crypto::Crl> KdsClient::FetchCrl(std::string_view key_kind,
+                                                std::string_view product) const {
+  const std::string url = fmt::format("{}/{}/v1/{}/crl", options_.base_url, key_kind, product);
+  VOUCH_ASSIGN_OR_RETURN(
+      const std::string body,
+      Get(url, fmt::format("{} CRL for product {}", key_kind, product), options_.max_crl_bytes));
+  absl::StatusOr<crypto::Crl> crl = crypto::Crl::Parse(AsBytes(body));
+  if (!crl.ok()) {
+    return InvalidArgumentf("kds GET {}: body ({} bytes) is not a CRL: {}", url, body.size(),
+                            crl.status().message());
+  }
+  return crl;
 }
 
 }  // namespace vouch::collateral

@@ -8,6 +8,8 @@
 //       Turin: hwid is the first 8 bytes of CHIP_ID.
 //   GET {base}/vcek/v1/{product}/cert_chain
 //       ASK and ARK, PEM.
+//   GET {base}/vcek/v1/{product}/crl, GET {base}/vlek/v1/{product}/crl
+//       The ARK's CRL of ASKs or ASVKs, DER.
 // The SPL values are the report's REPORTED_TCB fields, in decimal.
 //
 // Nothing is retried. A 429 response is Unavailable, and the client then sends
@@ -24,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vouch/crypto/crl.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/snp/report.h"
 
@@ -40,6 +43,9 @@ struct KdsClientOptions {
   absl::Duration request_timeout = absl::Seconds(20);
   // A VCEK is about 1.4 KB of DER and the ASK and ARK about 4.6 KB of PEM.
   size_t max_response_bytes = 64 << 10;
+  // Bound of a CRL response. AMD's CRLs list a few revoked CA certificates,
+  // but a CRL has no size limit of its own, so this uses crypto's parser limit.
+  size_t max_crl_bytes = crypto::kMaxCrlBytes;
   // Wait after a 429 response that has no usable Retry-After header.
   absl::Duration default_retry_after = absl::Seconds(60);
   // CA bundle for HTTPS; empty uses libcurl's default.
@@ -82,10 +88,17 @@ class KdsClient {
   // exactly two PEM certificates; errors as for FetchVcek.
   absl::StatusOr<std::vector<crypto::Certificate>> FetchCertChain(std::string_view product) const;
 
+  // FetchCrl fetches the CRL of `product` for `key_kind` ("vcek" for ASKs,
+  // "vlek" for ASVKs). It checks only that the body is one DER or PEM CRL
+  // (InvalidArgument otherwise); the caller verifies it under the ARK.
+  // Errors as for FetchVcek, with max_crl_bytes as the body bound.
+  absl::StatusOr<crypto::Crl> FetchCrl(std::string_view key_kind, std::string_view product) const;
+
   const KdsClientOptions& options() const { return options_; }
 
  private:
-  absl::StatusOr<std::string> Get(const std::string& url, std::string_view what) const;
+  absl::StatusOr<std::string> Get(const std::string& url, std::string_view what,
+                                  size_t max_bytes) const;
 
   KdsClientOptions options_;
   // Time before which no request is sent, after a 429 response.

@@ -5,6 +5,7 @@
 
 #include "vouch/base/status.h"
 #include "vouch/crypto/hash.h"
+#include "vouch/server/logging.h"
 #include "vouch/snp/claims.h"
 #include "vouch/snp/verify.h"
 
@@ -24,6 +25,8 @@ absl::StatusOr<snp::VerifiedReport> VerifyEvidence(const AttestRequest& request,
   snp::VerifyOptions verify_options;
   verify_options.now = now;
   verify_options.roots = options.roots;
+  VOUCH_ASSIGN_OR_RETURN(verify_options.crls, FindSnpCrls(request.report, pool, options, now));
+  verify_options.require_crl = options.require_crl;
 
   absl::StatusOr<snp::VerifiedReport> verified =
       snp::VerifyReport(request.report, pool, verify_options);
@@ -70,6 +73,43 @@ absl::StatusOr<std::vector<crypto::Certificate>> FindSnpCertificates(
   }
   pool.insert(pool.end(), found->begin(), found->end());
   return pool;
+}
+
+absl::StatusOr<std::vector<crypto::Crl>> FindSnpCrls(ByteSpan report,
+                                                     const std::vector<crypto::Certificate>& pool,
+                                                     const SnpAttestationOptions& options,
+                                                     absl::Time now) {
+  std::vector<crypto::Crl> crls = options.amd_crls;
+  if (options.crl_provider == nullptr) {
+    return crls;
+  }
+  snp::VerifyOptions verify_options;
+  verify_options.now = now;
+  verify_options.roots = options.roots;
+  absl::StatusOr<crypto::Crl> found = options.crl_provider->FindCrl(report, pool, verify_options);
+  if (found.ok()) {
+    crls.push_back(*std::move(found));
+    return crls;
+  }
+  const absl::Status& status = found.status();
+  if (collateral::IsInvalidCrlError(status)) {
+    return Unauthenticatedf("snp evidence did not verify: AMD CRL: {}", status.message());
+  }
+  // With --amd-crl CRLs at hand, snp::VerifyReport decides whether one of
+  // them covers the chain when a CRL is required.
+  if (!options.require_crl || !crls.empty()) {
+    // The provider logs each failed KDS request once; this repeats per report.
+    ServerLogger()->debug("snp evidence: no AMD CRL found: {}", status.message());
+    return crls;
+  }
+  if (status.code() == absl::StatusCode::kUnavailable ||
+      status.code() == absl::StatusCode::kDeadlineExceeded) {
+    return Unavailablef("snp evidence: the AMD CRL lookup failed and a CRL is required, retry "
+                        "later: {}",
+                        status.message());
+  }
+  return Unauthenticatedf("snp evidence did not verify: a CRL is required and none was found: {}",
+                          status.message());
 }
 
 absl::StatusOr<nlohmann::json> AttestSnp(const AttestRequest& request,

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/collateral/amd_crl_provider.h"
 #include "vouch/collateral/vcek_provider.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/server/attest_request.h"
@@ -27,6 +28,13 @@ struct SnpAttestationOptions {
   // the collateral folder: the cache folder, then AMD KDS. Null when neither
   // --collateral-cache nor --kds-url is set.
   std::shared_ptr<const collateral::VcekProvider> vcek_provider;
+  // AMD CRLs: those of --amd-crl, checked with every chain of their ARK,
+  // and the provider's CRL for each report (collateral folder, cache, KDS).
+  // The provider is null when none of those sources is configured.
+  std::vector<crypto::Crl> amd_crls;
+  std::shared_ptr<const collateral::AmdCrlProvider> crl_provider;
+  // require_crl rejects a chain when no CRL of its ARK is at hand.
+  bool require_crl = false;
   snp::AppraisalPolicy appraisal;
 };
 
@@ -38,6 +46,17 @@ struct SnpAttestationOptions {
 absl::StatusOr<std::vector<crypto::Certificate>> FindSnpCertificates(
     ByteSpan report, std::vector<crypto::Certificate> pool, const SnpAttestationOptions& options,
     absl::Time now);
+
+// FindSnpCrls returns options.amd_crls plus the CRL that options.crl_provider
+// finds for `report`, whose chain is in `pool`. A lookup that finds no CRL,
+// or cannot reach KDS, is skipped unless options.require_crl is set and
+// options.amd_crls is empty. Then an unreachable KDS gives Unavailable
+// (HTTP 503) and a missing CRL Unauthenticated. An invalid CRL is always
+// Unauthenticated.
+absl::StatusOr<std::vector<crypto::Crl>> FindSnpCrls(ByteSpan report,
+                                                     const std::vector<crypto::Certificate>& pool,
+                                                     const SnpAttestationOptions& options,
+                                                     absl::Time now);
 
 // AttestSnp runs the checks in order and returns the token claims:
 //   1. snp::VerifyReport with the request's certificates, the collateral

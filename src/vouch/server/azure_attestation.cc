@@ -135,17 +135,23 @@ absl::StatusOr<nlohmann::json> AttestAzure(const AzureAttestRequest& request,
       return VerifyFailure(Prefix("azure evidence: TD quote collateral", collateral.status()));
     }
     verify.tdx_collateral = *std::move(collateral);
-  } else if (options.snp.vcek_provider != nullptr) {
+  } else {
     // A vTPM keeps only the HCL report, so agents rarely send the VCEK: look
-    // it up by the SEV-SNP report's chip id and TCB. An HCL report that does
-    // not parse is left to VerifyAzureEvidence, which names the fault.
+    // it up by the SEV-SNP report's chip id and TCB, then find the CRLs of
+    // its chain. An HCL report that does not parse is left to
+    // VerifyAzureEvidence, which names the fault.
     absl::StatusOr<azure::HclReport> hcl = azure::ParseHclReport(request.evidence.hcl_report);
     if (hcl.ok() && hcl->report_type == azure::HclReportType::kSnp) {
       std::vector<crypto::Certificate> pool = request.evidence.certificates;
       pool.insert(pool.end(), verify.snp_certificates.begin(), verify.snp_certificates.end());
-      VOUCH_ASSIGN_OR_RETURN(verify.snp_certificates,
-                             FindSnpCertificates(hcl->hardware_report, std::move(pool),
-                                                 options.snp, verify.now));
+      if (options.snp.vcek_provider != nullptr) {
+        VOUCH_ASSIGN_OR_RETURN(pool, FindSnpCertificates(hcl->hardware_report, std::move(pool),
+                                                         options.snp, verify.now));
+      }
+      VOUCH_ASSIGN_OR_RETURN(verify.snp_crls,
+                             FindSnpCrls(hcl->hardware_report, pool, options.snp, verify.now));
+      verify.snp_require_crl = options.snp.require_crl;
+      verify.snp_certificates = std::move(pool);
     }
   }
 

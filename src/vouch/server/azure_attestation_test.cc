@@ -231,5 +231,43 @@ TEST_F(AzureServerTest, AzureSkrPolicyReleasesKey) {
   EXPECT_TRUE(released.Json().contains("value")) << released.body;
 }
 
+// The SEV-SNP report inside an HCL report goes through the same AMD CRL
+// lookup as /attest/SevSnpVm: with --snp-require-crl and no CRL at hand the
+// evidence is rejected, and a TD quote, which has no AMD chain, is not.
+TEST(AzureCrlTest, RequiredCrlAbsentRejectsSnpEvidence) {
+  VOUCH_REQUIRE_VECTORS_OR_SKIP();
+  Config config;
+  config.listen = "127.0.0.1:0";
+  config.data_dir = ::testing::TempDir() + "/vouch_azure_crl_" + std::to_string(getpid());
+  std::filesystem::remove_all(config.data_dir);
+  config.collateral_dir = CollateralDir();
+  config.accept_tcb = "UpToDate,OutOfDate";
+  config.admin_token_sha256 = HashAdminToken(kAdminToken);
+  config.dcap_verification_time_for_test = *ParseRfc3339("2025-10-20T00:00:00Z");
+  config.snp_require_crl = true;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Server> server, Server::Start(config));
+
+  const auto attest = [&server](const char* file) {
+    EXPECT_OK(server->service().store().PutNonce(AsBytes("challenge"),
+                                                 absl::Now() + absl::Seconds(60)));
+    const Bytes raw = ReadVector(file);
+    nlohmann::json body = nlohmann::json::parse(raw.begin(), raw.end());
+    body["nonce"] = Base64UrlEncode(AsBytes("challenge"));
+    absl::StatusOr<ClientResponse> response =
+        Call(server->port(), "POST", "/attest/AzureGuest", body.dump(), {});
+    VOUCH_CHECK(response.ok());
+    return *response;
+  };
+  const ClientResponse snp = attest("azure/trustee-az-snp-vtpm-evidence-v1.json");
+  EXPECT_EQ(snp.status, 401) << snp.body;
+  EXPECT_THAT(snp.ErrorMessage(), HasSubstr("a CRL is required"));
+  const ClientResponse tdx = attest("azure/trustee-az-tdx-vtpm-evidence-v0.json");
+  EXPECT_EQ(tdx.status, 200) << tdx.body;
+
+  server.reset();
+  std::filesystem::remove_all(config.data_dir);
+  std::filesystem::remove_all(config.collateral_dir);
+}
+
 }  // namespace
 }  // namespace vouch::server

@@ -65,6 +65,7 @@ constexpr StringMember kStringMembers[] = {
     {"pcs_url", &Config::pcs_url},
     {"kds_url", &Config::kds_url},
     {"kds_product", &Config::kds_product},
+    {"amd_crl", &Config::amd_crl},
     {"tpm_ek_roots", &Config::tpm_ek_roots},
     {"tpm_ek_crls", &Config::tpm_ek_crls},
     {"accept_tcb", &Config::accept_tcb},
@@ -92,6 +93,7 @@ struct BoolMember {
 constexpr BoolMember kBoolMembers[] = {
     {"allow_simulated_snp", &Config::allow_simulated_snp},
     {"allow_debug", &Config::allow_debug},
+    {"snp_require_crl", &Config::snp_require_crl},
     {"isolated", &Config::isolated},
     {"read_only", &Config::read_only},
     {"pkcs11_host_oaep", &Config::pkcs11_host_oaep},

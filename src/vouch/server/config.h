@@ -23,7 +23,9 @@
 //   snp_min_tcb           lowest accepted SEV-SNP reported TCB,
 //                         "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]"
 //   collateral_cache_dir, pcs_url   Intel collateral cache and PCS v4 service
-//   kds_url, kds_product  AMD KDS for VCEKs of SEV-SNP reports sent without one
+//   kds_url, kds_product  AMD KDS for VCEKs of SEV-SNP reports sent without one,
+//                         and for AMD's CRLs
+//   amd_crl, snp_require_crl  AMD CRL file or folder; reject chains without a CRL
 //   tpm_ek_roots          PEM/DER file or folder of TPM manufacturers' EK root CAs
 //   tpm_ek_crls           PEM/DER file or folder of CRLs of those CAs (fail closed)
 //   isolated              accept only signed attestation policies
@@ -103,6 +105,13 @@ struct Config {
   // carry no CPUID.
   std::string kds_url;
   std::string kds_product;
+  // AMD CRLs (a DER or PEM file, or a folder of them) checked against every
+  // SEV-SNP chain of their ARK, in addition to the CRL that the
+  // collateral folder (amd/crl-vcek-<product>.der), the cache or KDS has.
+  std::string amd_crl;
+  // Reject an SEV-SNP chain when no CRL of its ARK is at hand. Off by
+  // default: without a CRL, revocation is not checked.
+  bool snp_require_crl = false;
   // TPM manufacturers' EK root CA certificates (a PEM or DER file, or a
   // folder of them) for POST /tpm/enroll. Empty disables TPM enrollment.
   std::string tpm_ek_roots;

@@ -25,6 +25,7 @@
 namespace vouch::server {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using testing::Call;
@@ -105,9 +106,10 @@ TEST_F(KdsServiceTest, AttestWithoutVcekFetchesOnce) {
   EXPECT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(second.status, 200) << second.body;
   EXPECT_FALSE(first.Json().value("token", "").empty());
-  // The VCEK and chain once; the second report used the cache.
-  EXPECT_THAT(kds_.targets(), SizeIs(2));
-  EXPECT_EQ(kds_.targets().front(), vcek_target_);
+  // The VCEK, the chain and AMD's CRL (404 here, so revocation is not
+  // checked) once; the second report used the cache and the remembered 404.
+  EXPECT_THAT(kds_.targets(),
+              ElementsAre(vcek_target_, "/vcek/v1/Milan/cert_chain", "/vcek/v1/Milan/crl"));
 }
 
 TEST_F(KdsServiceTest, KdsFailureKeepsServerServing) {
@@ -137,7 +139,10 @@ TEST_F(KdsServiceTest, KdsFailureKeepsServerServing) {
   ASSERT_OK_AND_ASSIGN(const ClientResponse with_chain,
                        Call(server_->port(), "POST", "/attest/SevSnpVm", body));
   EXPECT_EQ(with_chain.status, 200) << with_chain.body;
-  EXPECT_EQ(kds_.targets().size(), calls);
+  // Only the CRL request: its 429 leaves the report without a revocation
+  // check, because no CRL is required.
+  EXPECT_EQ(kds_.targets().size(), calls + 1);
+  EXPECT_EQ(kds_.targets().back(), "/vcek/v1/Milan/crl");
 }
 
 TEST_F(KdsServiceTest, MaskedChipIdNeverAsksKds) {

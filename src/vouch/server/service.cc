@@ -174,6 +174,32 @@ absl::StatusOr<std::shared_ptr<const collateral::VcekProvider>> MakeVcekProvider
   return std::make_shared<const collateral::VcekProvider>(std::move(options));
 }
 
+// SetUpAmdCrls loads the --amd-crl CRLs and sets up the per-report CRL
+// lookup (collateral folder, cache folder, KDS) when any of those is set.
+absl::Status SetUpAmdCrls(const Config& config, SnpAttestationOptions& attestation) {
+  absl::StatusOr<std::vector<crypto::Crl>> crls = collateral::LoadAmdCrls(config.amd_crl);
+  if (!crls.ok()) {
+    return Prefix("config: amd_crl", crls.status());
+  }
+  attestation.amd_crls = *std::move(crls);
+  attestation.require_crl = config.snp_require_crl;
+  if (config.collateral_dir.empty() && config.collateral_cache_dir.empty() &&
+      config.kds_url.empty()) {
+    return absl::OkStatus();
+  }
+  collateral::AmdCrlProviderOptions options;
+  options.collateral_dir = config.collateral_dir;
+  options.cache_dir = config.collateral_cache_dir;
+  options.product = config.kds_product;
+  if (!config.kds_url.empty()) {
+    collateral::KdsClientOptions kds;
+    kds.base_url = config.kds_url;  // MakeVcekProvider has checked the scheme.
+    options.kds = kds;
+  }
+  attestation.crl_provider = std::make_shared<const collateral::AmdCrlProvider>(std::move(options));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std::string issuer) {
@@ -280,6 +306,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Open(const Config& config, std
   if (!config.collateral_cache_dir.empty() || !config.kds_url.empty()) {
     VOUCH_ASSIGN_OR_RETURN(attestation.vcek_provider, MakeVcekProvider(config));
   }
+  VOUCH_RETURN_IF_ERROR(SetUpAmdCrls(config, attestation));
   VOUCH_ASSIGN_OR_RETURN(service->dcap_, DcapAttestation::Create(config));
   if (config.allow_simulated_snp) {
     VOUCH_ASSIGN_OR_RETURN(service->simulated_,

@@ -13,6 +13,7 @@
 #include "vouch/crypto/hash.h"
 #include "vouch/crypto/keys.h"
 #include "vouch/snp/chain_cache.h"
+#include "vouch/snp/revocation.h"
 
 namespace vouch::snp {
 namespace {
@@ -51,10 +52,13 @@ absl::StatusOr<FoundIssuer> FindIssuer(const crypto::Certificate& child,
                                           std::string_view child_kind, AmdCertKind want,
                                           const std::vector<AmdCertificate>& pool) {
   const std::string issuer_name = child.Issuer();
+  // The same name test as ChainCacheKey, so a cached chain and a verified
+  // one always pick the same issuers.
+  const X509_NAME* issuer = X509_get_issuer_name(child.get());
   std::vector<const AmdCertificate*> named;
   std::vector<const AmdCertificate*> candidates;
   for (const AmdCertificate& c : pool) {
-    if (c.certificate.Subject() != issuer_name) {
+    if (X509_NAME_cmp(X509_get_subject_name(c.certificate.get()), issuer) != 0) {
       continue;
     }
     named.push_back(&c);
@@ -102,11 +106,13 @@ absl::StatusOr<FoundIssuer> FindIssuer(const crypto::Certificate& child,
 std::optional<std::string> ChainCacheKey(const crypto::Certificate& leaf, AmdCertKind want,
                                          const std::vector<AmdCertificate>& pool,
                                          const std::vector<TrustedRoot>& roots) {
-  const auto unique_issuer = [&pool](const std::string& name,
+  // Names are compared as X509_NAMEs: printing them costs more than the
+  // rest of a cache hit.
+  const auto unique_issuer = [&pool](const X509_NAME* name,
                                      AmdCertKind kind) -> const AmdCertificate* {
     const AmdCertificate* found = nullptr;
     for (const AmdCertificate& c : pool) {
-      if (c.certificate.Subject() != name) {
+      if (X509_NAME_cmp(X509_get_subject_name(c.certificate.get()), name) != 0) {
         continue;
       }
       if (found != nullptr && c.kind == kind &&
@@ -120,11 +126,12 @@ std::optional<std::string> ChainCacheKey(const crypto::Certificate& leaf, AmdCer
     }
     return found;
   };
-  const AmdCertificate* intermediate = unique_issuer(leaf.Issuer(), want);
+  const AmdCertificate* intermediate = unique_issuer(X509_get_issuer_name(leaf.get()), want);
   if (intermediate == nullptr) {
     return std::nullopt;
   }
-  const AmdCertificate* ark = unique_issuer(intermediate->certificate.Issuer(), AmdCertKind::kArk);
+  const AmdCertificate* ark =
+      unique_issuer(X509_get_issuer_name(intermediate->certificate.get()), AmdCertKind::kArk);
   if (ark == nullptr) {
     return std::nullopt;
   }
@@ -389,11 +396,14 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
       amd_leaf.kind == AmdCertKind::kVcek ? AmdCertKind::kAsk : AmdCertKind::kAsvk;
 
   // A chain verified before, with the same certificates and roots, needs no
-  // signature checks while every certificate is still valid.
+  // signature checks while every certificate is still valid. Revocation
+  // depends on the CRLs and the time, so it is checked on every call.
   const std::optional<std::string> cache_key = ChainCacheKey(leaf, want, pool, options.roots);
   if (cache_key.has_value()) {
     std::optional<VerifiedChain> cached = SharedChainCache().Lookup(*cache_key, options.now);
     if (cached.has_value()) {
+      VOUCH_RETURN_IF_ERROR(
+          CheckRevocation(*cached, options.crls, options.require_crl, options.now));
       return *std::move(cached);
     }
   }
@@ -427,7 +437,6 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
   }
 
   // Step 4: every certificate is valid at the verification time.
-  // NOTE: revocation is not checked: AMD's CRL for the ASK and ASVK is not read.
   VOUCH_RETURN_IF_ERROR(CheckValidity({&amd_leaf, &intermediate, &ark}, options.now));
 
   VerifiedChain chain;
@@ -443,6 +452,11 @@ absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
         {leaf.NotAfter(), intermediate.certificate.NotAfter(), ark.certificate.NotAfter()});
     SharedChainCache().Insert(*cache_key, chain, not_before, not_after);
   }
+
+  // Step 5: revocation, against the CRLs of the ARK (revocation.h). The
+  // chain cache stores the chain before this step, because a CRL changes no
+  // signature check, and a cache hit runs this step again.
+  VOUCH_RETURN_IF_ERROR(CheckRevocation(chain, options.crls, options.require_crl, options.now));
   return chain;
 }
 

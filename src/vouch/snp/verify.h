@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "vouch/base/bytes.h"
+#include "vouch/crypto/crl.h"
 #include "vouch/crypto/x509.h"
 #include "vouch/snp/certificates.h"
 #include "vouch/snp/report.h"
@@ -29,6 +30,12 @@ struct VerifyOptions {
   // roots are the ARK keys trusted; any other root is rejected. Add
   // SimulatedSnp::Root() only where simulated evidence is allowed.
   std::vector<TrustedRoot> roots = PinnedAmdRoots();
+  // crls are AMD CRLs (see revocation.h). The chain is checked against each
+  // CRL issued by its ARK; CRLs of other issuers are ignored. None: the
+  // chain is not checked for revocation, unless require_crl is set.
+  std::vector<crypto::Crl> crls{};
+  // require_crl rejects a chain when no CRL in `crls` is issued by its ARK.
+  bool require_crl = false;
 };
 
 // VerifiedChain is an endorsement key chain that verified up to a trusted root.
@@ -62,9 +69,10 @@ struct VerifiedReport {
 // The codes:
 // - InvalidArgument: the report is malformed (see ParseReport) or unsigned.
 // - FailedPrecondition: a needed certificate is missing, or one is not valid
-//   at options.now.
-// - Unauthenticated: a chain or report signature, the root pin, or an
-//   extension or product match failed.
+//   at options.now, or a CRL is not valid then, or options.require_crl is
+//   set and no CRL of the chain's ARK was given.
+// - Unauthenticated: a chain, report or CRL signature, the root pin, or an
+//   extension or product match failed, or a CRL lists the ASK or ASVK.
 absl::StatusOr<VerifiedReport> VerifyReport(ByteSpan report,
                                             const std::vector<crypto::Certificate>& certificates,
                                             const VerifyOptions& options);
@@ -72,7 +80,8 @@ absl::StatusOr<VerifiedReport> VerifyReport(ByteSpan report,
 // VerifyEndorsementChain verifies the chain above `leaf` (a VCEK or VLEK)
 // with issuers taken from `certificates`: issuer kind (ASK for a VCEK, ASVK
 // for a VLEK), ARK self-signature and pin, each link's RSA-PSS signature,
-// names, and validity at options.now. VerifyReport calls it; it is public
+// names, validity at options.now, and revocation against options.crls
+// (CheckRevocation in revocation.h). VerifyReport calls it; it is public
 // for checking collateral without a report.
 absl::StatusOr<VerifiedChain> VerifyEndorsementChain(
     const crypto::Certificate& leaf, const std::vector<crypto::Certificate>& certificates,
