@@ -41,8 +41,19 @@ constexpr uint16_t kQeIsvProdId = 2;
 constexpr uint16_t kQeIsvSvn = 4;
 constexpr uint8_t kQeAttributesFlags = 0x11;  // INIT | PROVISIONKEY
 constexpr uint32_t kTcbEvaluationDataNumber = 17;
+// The simulated SGX quoting enclave, as its QE identity lists it. Intel's
+// SGX QE has ISVPRODID 1 and its TD QE 2, so the two identities differ here
+// as they do on real platforms.
+constexpr uint16_t kSgxQeIsvProdId = 1;
+constexpr uint16_t kSgxQeIsvSvn = 8;
+// ATTRIBUTES of the simulated enclave: FLAGS INIT | MODE64BIT (DEBUG clear),
+// XFRM x87 | SSE.
+constexpr uint64_t kEnclaveAttributeFlags = 0x05;
+constexpr uint64_t kEnclaveXfrm = 0x03;
+constexpr char kTcbDate[] = "2024-03-13T00:00:00Z";
 
 Bytes QeMrSigner() { return crypto::Sha256(AsBytes("vouch simulated TD quoting enclave")); }
+Bytes SgxQeMrSigner() { return crypto::Sha256(AsBytes("vouch simulated SGX quoting enclave")); }
 
 std::string UpperHex(ByteSpan bytes) { return absl::AsciiStrToUpper(HexEncode(bytes)); }
 
@@ -127,7 +138,93 @@ nlohmann::json SvnList(ByteSpan svns) {
   return list;
 }
 
+absl::Status CheckQuoteRequest(ByteSpan report_data, CertificationDataType pck_data) {
+  if (pck_data != CertificationDataType::kPckCertChain &&
+      pck_data != CertificationDataType::kEncryptedPpidRsa3072) {
+    return InvalidArgumentf("simulated dcap quote: certification data type {}, want 5 or 3",
+                            static_cast<int>(pck_data));
+  }
+  if (report_data.size() != 64) {
+    return InvalidArgumentf("simulated dcap quote: report data is {} bytes, want 64",
+                            report_data.size());
+  }
+  return absl::OkStatus();
+}
+
+// QeReport returns the report body of a quoting enclave with `mr_signer`,
+// ISVPRODID `prod_id` and ISVSVN `svn`. BuildQuote fills in its report data.
+Bytes QeReport(ByteSpan mr_signer, uint16_t prod_id, uint16_t svn) {
+  Bytes report(kSgxReportBodySize, 0);
+  report[48] = kQeAttributesFlags;
+  std::copy(mr_signer.begin(), mr_signer.end(), report.begin() + 128);
+  PutLe(report, 256, prod_id, 2);
+  PutLe(report, 258, svn, 2);
+  return report;
+}
+
+// TcbInfoJson returns the body of the TCB info for the simulated FMSPC and
+// `tee_type`, with one UpToDate level that matches the simulated PCK
+// certificate (and, for TDX, kTeeTcbSvn).
+nlohmann::json TcbInfoJson(TeeType tee_type, absl::Time issued, absl::Time next_update) {
+  const std::array<uint8_t, 16> sgx_components{};
+  nlohmann::json tcb = {{"sgxtcbcomponents", SvnList(sgx_components)}, {"pcesvn", kPceSvn}};
+  if (tee_type == TeeType::kTdx) {
+    tcb["tdxtcbcomponents"] = SvnList(kTeeTcbSvn);
+  }
+  const nlohmann::json tcb_level = {{"tcb", tcb}, {"tcbDate", kTcbDate}, {"tcbStatus", "UpToDate"}};
+  nlohmann::json tcb_info = {{"id", std::string(TeeTypeName(tee_type))},
+                             {"version", 3},
+                             {"issueDate", FormatRfc3339(issued)},
+                             {"nextUpdate", FormatRfc3339(next_update)},
+                             {"fmspc", UpperHex(kSimulatedFmspc)},
+                             {"pceId", "0000"},
+                             {"tcbType", 0},
+                             {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
+                             {"tcbLevels", nlohmann::json::array({tcb_level})}};
+  if (tee_type == TeeType::kTdx) {
+    tcb_info["tdxModule"] = {{"mrsigner", std::string(96, '0')},
+                             {"attributes", "0000000000000000"},
+                             {"attributesMask", "FFFFFFFFFFFFFFFF"}};
+  }
+  return tcb_info;
+}
+
+// QeIdentityJson returns the body of the identity of the simulated quoting
+// enclave for `tee_type`: "TD_QE" for TDX, "QE" for SGX.
+nlohmann::json QeIdentityJson(TeeType tee_type, absl::Time issued, absl::Time next_update) {
+  const bool tdx = tee_type == TeeType::kTdx;
+  return {{"id", tdx ? "TD_QE" : "QE"},
+          {"version", 2},
+          {"issueDate", FormatRfc3339(issued)},
+          {"nextUpdate", FormatRfc3339(next_update)},
+          {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
+          {"miscselect", "00000000"},
+          {"miscselectMask", "FFFFFFFF"},
+          {"attributes", "11000000000000000000000000000000"},
+          {"attributesMask", "FBFFFFFFFFFFFFFF0000000000000000"},
+          {"mrsigner", UpperHex(tdx ? QeMrSigner() : SgxQeMrSigner())},
+          {"isvprodid", tdx ? kQeIsvProdId : kSgxQeIsvProdId},
+          {"tcbLevels", nlohmann::json::array({{{"tcb", {{"isvsvn", tdx ? kQeIsvSvn : kSgxQeIsvSvn}}},
+                                                {"tcbDate", kTcbDate},
+                                                {"tcbStatus", "UpToDate"}}})}};
+}
+
+std::array<uint8_t, 32> Sha256Array(std::string_view text) {
+  const Bytes digest = crypto::Sha256(AsBytes(text));
+  std::array<uint8_t, 32> out{};
+  std::copy(digest.begin(), digest.end(), out.begin());
+  return out;
+}
+
 }  // namespace
+
+std::array<uint8_t, 32> SimulatedTdx::SimulatedMrEnclave() {
+  return Sha256Array("vouch simulated SGX enclave");
+}
+
+std::array<uint8_t, 32> SimulatedTdx::SimulatedMrSigner() {
+  return Sha256Array("vouch simulated SGX enclave signer");
+}
 
 std::array<uint8_t, 48> SimulatedTdx::SimulatedMrTd() {
   const Bytes digest = crypto::Hash(crypto::HashAlg::kSha384, AsBytes("vouch simulated TDX guest"));
@@ -181,14 +278,7 @@ absl::Status SimulatedTdx::Load(const std::string& dir) {
 
 absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data,
                                              CertificationDataType pck_data) const {
-  if (pck_data != CertificationDataType::kPckCertChain &&
-      pck_data != CertificationDataType::kEncryptedPpidRsa3072) {
-    return InvalidArgumentf("simulated tdx: certification data type {}, want 5 or 3",
-                            static_cast<int>(pck_data));
-  }
-  if (report_data.size() != 64) {
-    return InvalidArgumentf("simulated tdx: report data is {} bytes, want 64", report_data.size());
-  }
+  VOUCH_RETURN_IF_ERROR(CheckQuoteRequest(report_data, pck_data));
   testing::QuoteSpec spec;
   spec.version = 4;
   spec.tee_type = kTeeTypeTdxValue;
@@ -204,65 +294,57 @@ absl::StatusOr<Bytes> SimulatedTdx::GetQuote(ByteSpan report_data,
   std::copy(report_data.begin(), report_data.end(), spec.body.begin() + 520);
 
   // QE report: the identity that Collateral's QE identity lists.
-  spec.qe_report = Bytes(kSgxReportBodySize, 0);
-  spec.qe_report[48] = kQeAttributesFlags;
-  const Bytes mr_signer = QeMrSigner();
-  std::copy(mr_signer.begin(), mr_signer.end(), spec.qe_report.begin() + 128);
-  PutLe(spec.qe_report, 256, kQeIsvProdId, 2);
-  PutLe(spec.qe_report, 258, kQeIsvSvn, 2);
+  spec.qe_report = QeReport(QeMrSigner(), kQeIsvProdId, kQeIsvSvn);
+
+  VOUCH_ASSIGN_OR_RETURN(testing::BuiltQuote built, testing::BuildQuote(spec, *chain_));
+  return std::move(built.quote);
+}
+
+absl::StatusOr<Bytes> SimulatedTdx::GetSgxQuote(ByteSpan report_data,
+                                                CertificationDataType pck_data) const {
+  VOUCH_RETURN_IF_ERROR(CheckQuoteRequest(report_data, pck_data));
+  // NOTE: tests verify SGX quotes with the PCK chain (type 5) only. No test
+  // has verified one with an encrypted PPID (type 3) yet.
+  testing::QuoteSpec spec;
+  spec.version = 3;
+  spec.tee_type = kTeeTypeSgxValue;
+  spec.pck_data_type = static_cast<uint16_t>(pck_data);
+  // Enclave report body (SGX REPORTBODY): ATTRIBUTES at 48, MRENCLAVE at 64,
+  // MRSIGNER at 128, ISVPRODID at 256, ISVSVN at 258, REPORTDATA at 320.
+  // CPUSVN, MISCSELECT, CONFIGID, CONFIGSVN and the extended ids stay zero.
+  spec.body = Bytes(kSgxReportBodySize, 0);
+  PutLe(spec.body, 48, kEnclaveAttributeFlags, 8);
+  PutLe(spec.body, 56, kEnclaveXfrm, 8);
+  const std::array<uint8_t, 32> mr_enclave = SimulatedMrEnclave();
+  std::copy(mr_enclave.begin(), mr_enclave.end(), spec.body.begin() + 64);
+  const std::array<uint8_t, 32> mr_signer = SimulatedMrSigner();
+  std::copy(mr_signer.begin(), mr_signer.end(), spec.body.begin() + 128);
+  PutLe(spec.body, 256, kSimulatedEnclaveProdId, 2);
+  PutLe(spec.body, 258, kSimulatedEnclaveSvn, 2);
+  std::copy(report_data.begin(), report_data.end(), spec.body.begin() + 320);
+
+  spec.qe_report = QeReport(SgxQeMrSigner(), kSgxQeIsvProdId, kSgxQeIsvSvn);
 
   VOUCH_ASSIGN_OR_RETURN(testing::BuiltQuote built, testing::BuildQuote(spec, *chain_));
   return std::move(built.quote);
 }
 
 absl::StatusOr<QuoteCollateral> SimulatedTdx::Collateral(absl::Time now) const {
+  return Collateral(now, TeeType::kTdx);
+}
+
+absl::StatusOr<QuoteCollateral> SimulatedTdx::Collateral(absl::Time now, TeeType tee_type) const {
   const absl::Time issued = now - absl::Hours(1);
   const absl::Time next_update = issued + kSimulatedCollateralLifetime;
-  const std::string tcb_date = "2024-03-13T00:00:00Z";
-
-  const std::array<uint8_t, 16> sgx_components{};
-  nlohmann::json tcb_level = {
-      {"tcb",
-       {{"sgxtcbcomponents", SvnList(sgx_components)},
-        {"pcesvn", kPceSvn},
-        {"tdxtcbcomponents", SvnList(kTeeTcbSvn)}}},
-      {"tcbDate", tcb_date},
-      {"tcbStatus", "UpToDate"}};
-  const nlohmann::json tcb_info = {
-      {"id", "TDX"},
-      {"version", 3},
-      {"issueDate", FormatRfc3339(issued)},
-      {"nextUpdate", FormatRfc3339(next_update)},
-      {"fmspc", UpperHex(kSimulatedFmspc)},
-      {"pceId", "0000"},
-      {"tcbType", 0},
-      {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
-      {"tdxModule",
-       {{"mrsigner", std::string(96, '0')},
-        {"attributes", "0000000000000000"},
-        {"attributesMask", "FFFFFFFFFFFFFFFF"}}},
-      {"tcbLevels", nlohmann::json::array({tcb_level})}};
-  const nlohmann::json qe_identity = {
-      {"id", "TD_QE"},
-      {"version", 2},
-      {"issueDate", FormatRfc3339(issued)},
-      {"nextUpdate", FormatRfc3339(next_update)},
-      {"tcbEvaluationDataNumber", kTcbEvaluationDataNumber},
-      {"miscselect", "00000000"},
-      {"miscselectMask", "FFFFFFFF"},
-      {"attributes", "11000000000000000000000000000000"},
-      {"attributesMask", "FBFFFFFFFFFFFFFF0000000000000000"},
-      {"mrsigner", UpperHex(QeMrSigner())},
-      {"isvprodid", kQeIsvProdId},
-      {"tcbLevels", nlohmann::json::array({{{"tcb", {{"isvsvn", kQeIsvSvn}}},
-                                            {"tcbDate", tcb_date},
-                                            {"tcbStatus", "UpToDate"}}})}};
 
   QuoteCollateral out;
   VOUCH_ASSIGN_OR_RETURN(out.tcb_info_json,
-                         SignDocument("tcbInfo", tcb_info, tcb_signing_key_.get()));
+                         SignDocument("tcbInfo", TcbInfoJson(tee_type, issued, next_update),
+                                      tcb_signing_key_.get()));
   VOUCH_ASSIGN_OR_RETURN(out.qe_identity_json,
-                         SignDocument("enclaveIdentity", qe_identity, tcb_signing_key_.get()));
+                         SignDocument("enclaveIdentity",
+                                      QeIdentityJson(tee_type, issued, next_update),
+                                      tcb_signing_key_.get()));
   out.tcb_info_issuer_chain = {tcb_signing_, chain_->root};
   out.qe_identity_issuer_chain = {tcb_signing_, chain_->root};
   out.pck_crl_issuer_chain = {chain_->ca, chain_->root};

@@ -209,8 +209,11 @@ absl::StatusOr<dcap::VerifiedQuote> VerifyDcapQuote(
       std::equal(selector.fmspc.begin(), selector.fmspc.end(), dcap::kSimulatedFmspc.begin(),
                  dcap::kSimulatedFmspc.end())) {
     // Simulated evidence: the simulated root and collateral, and no other.
+    // The collateral must be for the quote's TEE type (TCB info and QE
+    // identity "TDX" and "TD_QE", or "SGX" and "QE"), because the other
+    // type's does not verify.
     VOUCH_ASSIGN_OR_RETURN(const dcap::QuoteCollateral simulated,
-                           options.simulated->Collateral(now));
+                           options.simulated->Collateral(now, selector.tee_type));
     dcap::VerifyOptions simulated_options = options.simulated->VerifyOptionsAt(now);
     simulated_options.pck_certificates = verify_options.pck_certificates;
     absl::StatusOr<dcap::VerifiedQuote> verified =
