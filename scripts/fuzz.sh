@@ -36,6 +36,8 @@ while read -r name seeds; do
     echo "fuzz: $name FAILED; see $build/fuzz-$name.log and $crashes/"
     status=1
   fi
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz-$name.log" | sed "s/^/fuzz: $name /" || true
+  # The three numbers that docs/security.md records for each run.
+  grep -E "^Done [0-9]+ runs in|stat::number_of_executed_units|stat::peak_rss_mb" \
+    "$build/fuzz-$name.log" | sed "s/^/fuzz: $name /" || true
 done < "$build/fuzz/targets.txt"
 exit $status
