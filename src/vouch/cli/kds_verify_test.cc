@@ -124,7 +124,7 @@ TEST_F(KdsVerifyTest, RequiredCrlMissingRejects) {
   EXPECT_THAT(result.output, HasSubstr("404"));
 }
 
-TEST_F(KdsVerifyTest, AmdCrlFileThatIsNotCrlIsUsageError) {
+TEST_F(KdsVerifyTest, NonCrlAmdCrlFileIsUsageError) {
   const std::string file = dir_ + "/not-a-crl.der";
   ASSERT_OK(WriteFileAtomic(file, AsBytes(std::string("not a CRL"))));
   const RunResult result =

@@ -37,7 +37,7 @@ namespace vouch::collateral {
 struct AmdCrlProviderOptions {
   // Folder whose "amd" subfolder may contain CRL files. Empty: none.
   std::string collateral_dir{};
-  // Cache folder; fetched CRLs go to its "amd" subfolder. Empty: no cache.
+  // Cache folder. Fetched CRLs go to its "amd" subfolder. Empty: no cache.
   std::string cache_dir{};
   // KDS client settings. Unset (the default): KDS is never contacted.
   std::optional<KdsClientOptions> kds{};
@@ -64,7 +64,7 @@ class AmdCrlProvider {
   //   CRL then belongs to another chain.
   // - FailedPrecondition: the product is unknown (a version 2 report and no
   //   configured product), or KDS returned an unexpected status.
-  // - Unavailable, DeadlineExceeded: KDS did not answer or returned 429 or
+  // - Unavailable, DeadlineExceeded: KDS did not respond or returned 429 or
   //   5xx.
   // - Unauthenticated, InvalidArgument, ResourceExhausted: a CRL was found
   //   but is invalid (does not parse, is too large, does not verify under a
@@ -119,7 +119,7 @@ absl::Status VerifyCrlUnderTrustedArk(const crypto::Crl& crl,
 
 // LoadAmdCrls reads the CRLs of `path`: one CRL file (DER or PEM), or every
 // regular file of a folder, each of which must be a CRL. Empty `path` gives
-// an empty list; a folder without files is InvalidArgument.
+// an empty list, and a folder without files is InvalidArgument.
 absl::StatusOr<std::vector<crypto::Crl>> LoadAmdCrls(const std::string& path);
 
 }  // namespace vouch::collateral

@@ -82,7 +82,8 @@ absl::StatusOr<crypto::Crl> IssueAmdCrl(const AmdCrlSpec& spec) {
   if (spec.ark == nullptr || spec.ark->empty() || spec.ark_key == nullptr) {
     return InvalidArgumentf("issue amd crl: the ARK certificate and key are required");
   }
-  // crypto::IssueCrl builds the fields and signs with SHA-256; the copy is
+
+  // crypto::IssueCrl builds the fields and signs with SHA-256. The copy is
   // then signed again with AMD's RSASSA-PSS SHA-384 parameters.
   crypto::CrlSpec base;
   base.issuer = spec.ark;
@@ -91,6 +92,7 @@ absl::StatusOr<crypto::Crl> IssueAmdCrl(const AmdCrlSpec& spec) {
   base.next_update = spec.next_update;
   base.revoked_serials = spec.revoked_serials;
   VOUCH_ASSIGN_OR_RETURN(const crypto::Crl unsigned_crl, crypto::IssueCrl(base));
+
   std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_dup(unsigned_crl.get()),
                                                           &X509_CRL_free);
   crypto::SslPtr<EVP_MD_CTX> md_ctx(EVP_MD_CTX_new());
@@ -101,12 +103,13 @@ absl::StatusOr<crypto::Crl> IssueAmdCrl(const AmdCrlSpec& spec) {
       EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, EVP_sha384()) != 1 ||
       X509_CRL_sign_ctx(crl.get(), md_ctx.get()) <= 0) {
-    return crypto::SslError("issue amd crl: RSASSA-PSS SHA-384 signature");
+    return crypto::SslError("issue amd crl: RSASSA-PSS SHA-384 signature failed");
   }
+
   unsigned char* der = nullptr;
   const int size = i2d_X509_CRL(crl.get(), &der);
   if (size <= 0) {
-    return crypto::SslError("issue amd crl: encode");
+    return crypto::SslError("issue amd crl: DER encoding failed");
   }
   const Bytes out(der, der + size);
   OPENSSL_free(der);

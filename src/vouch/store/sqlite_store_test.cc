@@ -223,7 +223,7 @@ INSERT INTO key_versions (name, version, created_us, updated_us, enabled, export
   EXPECT_OK(store->CheckIntegrity());
 }
 
-// The audit head signer asks for the newest record of one operation when it
+// The audit head signer queries the newest record of one operation when it
 // starts. Without an index that query reads the whole log.
 TEST_F(SqliteStoreTest, NewestRecordOfOneOperationUsesAnIndex) {
   { ASSERT_OK_AND_ASSIGN(auto store, SqliteStore::Open(path_)); }
