@@ -15,6 +15,10 @@
 //   - while the load runs, open FDs stay within the idle count plus
 //     kMaxExtraFds, and within 5 s after the load stops they are back to the
 //     idle count plus at most kFdSlack.
+// Under AddressSanitizer (make test-sanitize) the RSS rules are not checked.
+// ASan keeps freed memory in a quarantine (256 MiB by default) before reuse,
+// so resident memory climbs through a 20-second run. That build checks the
+// FD rules, and LeakSanitizer checks the server for leaks at exit.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +61,11 @@ constexpr double kMaxRssGrowthMiB = 16;
 constexpr double kMaxRssClimbMiB = 4;
 constexpr int kMaxExtraFds = 32;
 constexpr int kFdSlack = 2;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCheckRss = false;
+#else
+constexpr bool kCheckRss = true;
+#endif
 
 // Run length in seconds: SOAK_SECONDS (10 to 86400), or 180.
 int SoakSeconds() {
@@ -379,8 +388,12 @@ TEST_F(SoakTest, RssAndFdsStayFlatUnderLoad) {
   std::printf("soak: FDs idle %d, max under load %d, after load %d\n", idle_fds, max_fds,
               final_fds);
 
-  EXPECT_LT(growth_mib, kMaxRssGrowthMiB);
-  EXPECT_LE(climb_mib, kMaxRssClimbMiB);
+  if (kCheckRss) {
+    EXPECT_LT(growth_mib, kMaxRssGrowthMiB);
+    EXPECT_LE(climb_mib, kMaxRssClimbMiB);
+  } else {
+    std::printf("soak: RSS limits not checked: built with AddressSanitizer\n");
+  }
   EXPECT_LE(max_fds, idle_fds + kMaxExtraFds);
   EXPECT_LE(final_fds, idle_fds + kFdSlack);
 }
