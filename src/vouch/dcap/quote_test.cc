@@ -185,6 +185,13 @@ TEST(ParseQuoteTest, RejectsNonZeroReservedInSgxBody) {
 TEST(ParseQuoteTest, RejectsInputOverLimit) {
   EXPECT_THAT(ParseQuote(Bytes(kMaxQuoteInputBytes + 1, 0)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit")));
+  // A real quote padded past the limit would parse without the limit,
+  // because trailing bytes are allowed.
+  VOUCH_REQUIRE_VECTORS_OR_SKIP();
+  Bytes padded = ReadVector("tdx/trustee-v4-50806f.dat");
+  padded.resize(kMaxQuoteInputBytes + 1, 0);
+  EXPECT_THAT(ParseQuote(padded),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit")));
 }
 
 // ---- Quotes built with a test chain: the cases the vectors lack ----

@@ -540,6 +540,17 @@ TEST_F(RevocationTest, ExpiredCrlIsRejected) {
   EXPECT_THAT(EvaluateTcb(collateral_, inputs_.platform, Chain(),
                           *ParseRfc3339("2025-02-10T00:00:00Z") + absl::Hours(24 * 30), options_),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+  // The PCK CRL is past its nextUpdate while the TCB info and QE identity
+  // are still valid, so only the CRL's dates reject it.
+  crypto::CrlSpec spec;
+  spec.issuer = &pki_.ca;
+  spec.issuer_key = pki_.ca_key.get();
+  spec.this_update = *ParseRfc3339("2025-01-01T00:00:00Z");
+  spec.next_update = *ParseRfc3339("2025-01-31T00:00:00Z");
+  ASSERT_OK_AND_ASSIGN(const crypto::Crl expired, crypto::IssueCrl(spec));
+  collateral_.pck_crl = expired.Der();
+  EXPECT_THAT(EvaluateTcb(collateral_, inputs_.platform, Chain(), now_, options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("pck crl")));
 }
 
 TEST_F(RevocationTest, RevokedTcbLevelGivesRevokedStatus) {

@@ -163,7 +163,7 @@ TEST(CollateralDocumentsTest, IssuerChainFilesVerifyOldCollateral) {
       *ParseRfc3339("2023-07-01T01:00:00Z"), &window));
 }
 
-TEST(CollateralDocumentsTest, MissingSigningCertificateOrRootFails) {
+TEST(CollateralDocumentsTest, MissingSigningCertificateOrPinnedRootFails) {
   VOUCH_REQUIRE_VECTORS_OR_SKIP();
   const CollateralDocument doc{"intel-collateral/2025-10_automata/tcbinfo_tdx_00806f050000.json",
                                true};
@@ -179,6 +179,11 @@ TEST(CollateralDocumentsTest, MissingSigningCertificateOrRootFails) {
       VerifyDocument(doc, ReadCerts({"sgx/negative/intel-qvl-sample-nonprod-root.pem"}), now,
                      &window),
       StatusIs(absl::StatusCode::kFailedPrecondition));
+  // The Intel root and signing certificate are given, but the pin names
+  // another root.
+  ASSERT_OK_AND_ASSIGN(const TcbInfo info, ParseTcbInfo(ToString(ReadVector(doc.path))));
+  EXPECT_THAT(VerifyTcbInfo(info, ReadCerts({kRoot, kSigning2025}), {Bytes(32, 0)}, now),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no trusted root")));
 }
 
 TEST(TamperedJsonTest, OneCharacterBreaksTheSignature) {

@@ -252,6 +252,11 @@ TEST(AttestationPolicyParseTest, RejectsOversizedPolicy) {
   EXPECT_THAT(AttestationPolicy::Parse(text),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1:1: policy of 307212 "
                                                                      "bytes, max 262144")));
+  // A valid policy padded past the limit, so only the size check rejects it.
+  const std::string padded =
+      "version=1.0; authorizationrules { => permit(); };" + std::string(300 * 1024, ' ');
+  EXPECT_THAT(AttestationPolicy::Parse(padded),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bytes, max 262144")));
 }
 
 TEST(AttestationPolicyParseTest, RejectsDeepFunctionNesting) {

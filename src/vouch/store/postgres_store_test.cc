@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <barrier>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -292,10 +293,13 @@ TEST_F(PostgresStoreTest, NonceIsConsumedOnceAcrossStores) {
   std::atomic<int> consumed = 0;
   std::atomic<int> not_found = 0;
   std::vector<std::thread> threads;
+  // All four threads start each nonce together, so every nonce is raced.
+  std::barrier round(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       PostgresStore& store = t % 2 == 0 ? *first : *second;
       for (int i = 0; i < kNonces; ++i) {
+        round.arrive_and_wait();
         const absl::Status status = store.ConsumeNonce(AsBytes(fmt::format("nonce-{}", i)), absl::Now());
         if (status.ok()) {
           ++consumed;

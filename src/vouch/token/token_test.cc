@@ -419,6 +419,14 @@ TEST_F(TokenTest, RejectsOversizedToken) {
                        TokenValidator::ForIssuer(issuer_, {.max_token_bytes = 100}));
   EXPECT_THAT(small.Validate(Issue(), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("limit 100")));
+  // The token is one byte over the limit and its payload is under it, so only
+  // the size check of the whole token rejects it.
+  const std::string token = Issue();
+  ASSERT_OK_AND_ASSIGN(const TokenValidator one_short,
+                       TokenValidator::ForIssuer(issuer_, {.max_token_bytes = token.size() - 1}));
+  EXPECT_THAT(one_short.Validate(token, kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("token: " + std::to_string(token.size()) + " bytes, limit")));
 }
 
 TEST_F(TokenTest, TrustedIssuerWithTrailingSlash) {
