@@ -115,6 +115,21 @@ TEST(HttpClientTest, ResponseOverLimitRejected) {
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit of 1000 bytes")));
 }
 
+// Without Content-Length, libcurl cannot reject the body before it arrives,
+// so the client must count the bytes it receives.
+TEST(HttpClientTest, ResponseWithoutLengthOverLimitRejected) {
+  TestHttpServer server([](const TestHttpRequest&) {
+    TestHttpReply reply{200, "text/plain", std::string(5000, 'x')};
+    reply.send_content_length = false;
+    return reply;
+  });
+  HttpClientOptions options;
+  options.max_response_bytes = 1000;
+  HttpClient client(options);
+  EXPECT_THAT(client.Get(server.Url() + "/big"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit of 1000 bytes")));
+}
+
 TEST(HttpClientTest, ResponseAtLimitAccepted) {
   TestHttpServer server([](const TestHttpRequest&) {
     return TestHttpReply{200, "text/plain", std::string(1000, 'x')};

@@ -159,7 +159,9 @@ void TestHttpServer::HandleConnection(int fd) {
   std::string out =
       "HTTP/1.1 " + std::to_string(reply.status) + " " + ReasonPhrase(reply.status) + "\r\n";
   out += "Content-Type: " + reply.content_type + "\r\n";
-  out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+  if (reply.send_content_length) {
+    out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+  }
   out += "Connection: close\r\n\r\n";
   out += reply.body;
   WriteAll(fd, out);

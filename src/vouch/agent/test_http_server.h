@@ -24,6 +24,9 @@ struct TestHttpReply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When false, the reply has no Content-Length header and the body ends
+  // when the server closes the connection.
+  bool send_content_length = true;
 };
 
 class TestHttpServer {

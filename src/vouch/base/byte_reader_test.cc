@@ -40,9 +40,15 @@ TEST(ByteReaderTest, ShortReadNamesFieldAndDoesNotMove) {
 }
 
 TEST(ByteReaderTest, HugeSpanSizeIsRejected) {
-  const Bytes input = {0x01};
+  const Bytes input = {0x01, 0x02};
   ByteReader in(input, "test");
   EXPECT_THAT(in.Span(SIZE_MAX, "blob"), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  // Past the first byte, offset + SIZE_MAX wraps around to 0, so a bounds
+  // check written as `offset + size > input.size()` would accept this read.
+  ASSERT_OK(in.Skip(1, "first"));
+  EXPECT_THAT(in.Span(SIZE_MAX, "blob"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(in.offset(), 1u);
 }
 
 TEST(ByteReaderTest, ReservedRejectsNonZeroByte) {

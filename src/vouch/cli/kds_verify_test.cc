@@ -124,6 +124,17 @@ TEST_F(KdsVerifyTest, RequiredCrlMissingRejects) {
   EXPECT_THAT(result.output, HasSubstr("404"));
 }
 
+// With --amd-crl given, only snp::VerifyReport checks that some CRL covers
+// the chain. Intel's root CA CRL is a valid CRL but not issued by AMD's ARK.
+TEST_F(KdsVerifyTest, RequiredCrlOfOtherIssuerRejects) {
+  const RunResult result = RunVouch(VerifyArguments(
+      "--kds-product Milan --snp-require-crl --amd-crl " + VectorsDir() +
+      "/intel-certs/intel_sgx_root_ca_crl_2025-03-20.der --kds-url " + kds_.Url()));
+  EXPECT_EQ(result.exit_status, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("a CRL is required"));
+  EXPECT_THAT(result.output, HasSubstr("ARK-Milan"));
+}
+
 TEST_F(KdsVerifyTest, NonCrlAmdCrlFileIsUsageError) {
   const std::string file = dir_ + "/not-a-crl.der";
   ASSERT_OK(WriteFileAtomic(file, AsBytes(std::string("not a CRL"))));

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <barrier>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -258,20 +260,36 @@ TEST_F(MultiNodeTest, ConcurrentAuditFromAllNodesKeepsOneChain) {
 }
 
 // The nonce challenge endpoint is not in this build, so two store handles
-// (as two nodes hold) race to consume the same nonces directly.
+// (as two nodes hold) race to consume the same nonces directly, from two
+// threads each. A barrier starts all four threads on each nonce together, so
+// every nonce is raced.
 TEST_F(MultiNodeTest, NonceIsConsumedOnceAcrossNodesStores) {
+  constexpr int kNonces = 50;
   auto first = OpenStore();
   auto second = OpenStore();
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
-  const Bytes nonce = {1, 2, 3, 4, 5, 6, 7, 8};
-  ASSERT_OK(first->PutNonce(nonce, absl::Now() + absl::Minutes(1)));
-  std::atomic<int> ok = 0;
-  std::thread one([&] { ok += first->ConsumeNonce(nonce, absl::Now()).ok() ? 1 : 0; });
-  std::thread two([&] { ok += second->ConsumeNonce(nonce, absl::Now()).ok() ? 1 : 0; });
-  one.join();
-  two.join();
-  EXPECT_EQ(ok, 1);
+  const auto nonce = [](int i) { return Bytes{1, 2, 3, 4, 5, 6, 7, static_cast<uint8_t>(i)}; };
+  for (int i = 0; i < kNonces; ++i) {
+    ASSERT_OK(first->PutNonce(nonce(i), absl::Now() + absl::Minutes(1)));
+  }
+
+  std::atomic<int> consumed = 0;
+  std::barrier round(4);
+  const auto consume_all = [&](store::PostgresStore& store) {
+    for (int i = 0; i < kNonces; ++i) {
+      round.arrive_and_wait();
+      consumed += store.ConsumeNonce(nonce(i), absl::Now()).ok() ? 1 : 0;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { consume_all(t % 2 == 0 ? *first : *second); });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(consumed, kNonces);
 }
 
 TEST_F(MultiNodeTest, DatabaseOutageGives503AndHeals) {
