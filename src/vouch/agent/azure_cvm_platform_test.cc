@@ -28,6 +28,7 @@
 #include "vouch/server/server.h"
 #include "vouch/server/service.h"
 #include "vouch/snp/simulated.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/tpm/swtpm.h"
 
@@ -47,16 +48,9 @@ class AzureCvmPlatformTest : public ::testing::Test {
     // The simulated chain (two RSA-4096 keys) is made once per build folder
     // and copied to where the server looks for it.
     const std::string cache = std::string(VOUCH_BINARY_DIR) + "/agent_test_simulated_snp";
-    ASSERT_OK(snp::SimulatedSnp::LoadOrCreate(cache).status());
     const std::string chain_dir = data_dir_ + "/" + server::kSimulatedSnpDir;
-    std::filesystem::create_directories(chain_dir);
+    ASSERT_OK(snp::CopySimulatedSnp(cache, chain_dir));
     std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
-    std::filesystem::permissions(chain_dir, std::filesystem::perms::owner_all);
-    for (const char* name :
-         {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-          snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-      std::filesystem::copy_file(cache + "/" + name, chain_dir + "/" + name);
-    }
     server::Config config;
     config.listen = "127.0.0.1:0";
     config.data_dir = data_dir_;

@@ -23,6 +23,7 @@
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
 #include "vouch/snp/simulated.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/store/sqlite_store.h"
 #include "vouch/testing/status_matchers.h"
 
@@ -334,15 +335,7 @@ Headers AdminHeaders(std::string_view content_type = "text/plain") {
 // folder (making its RSA-4096 keys takes seconds).
 void CopySimulatedChain(const std::string& dir) {
   const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-  VOUCH_CHECK(snp::SimulatedSnp::LoadOrCreate(cache).ok());
-  std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-  for (const char* name :
-       {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-        snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-    std::filesystem::copy_file(cache + "/" + name, dir + "/" + name,
-                               std::filesystem::copy_options::overwrite_existing);
-  }
+  VOUCH_CHECK(snp::CopySimulatedSnp(cache, dir).ok());
 }
 
 std::unique_ptr<Server> StartServer(const std::string& data_dir, Config config = {}) {

@@ -25,6 +25,7 @@
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
 #include "vouch/snp/simulated.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/testing/vectors.h"
 #include "vouch/tpm/event_log_builder.h"
@@ -61,16 +62,9 @@ class AzureSwtpmTest : public ::testing::Test {
     std::filesystem::remove_all(data_dir_);
     // The simulated chain is made once per build folder (two RSA-4096 keys).
     const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-    ASSERT_OK(snp::SimulatedSnp::LoadOrCreate(cache).status());
     const std::string chain_dir = data_dir_ + "/simulated-snp";
-    std::filesystem::create_directories(chain_dir);
+    ASSERT_OK(snp::CopySimulatedSnp(cache, chain_dir));
     std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
-    std::filesystem::permissions(chain_dir, std::filesystem::perms::owner_all);
-    for (const char* name :
-         {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-          snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-      std::filesystem::copy_file(cache + "/" + name, chain_dir + "/" + name);
-    }
     Config config;
     config.listen = "127.0.0.1:0";
     config.data_dir = data_dir_;

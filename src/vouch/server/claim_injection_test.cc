@@ -37,6 +37,7 @@
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
 #include "vouch/snp/simulated.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/testing/status_matchers.h"
 #include "vouch/tpm/event_log_builder.h"
 #include "vouch/tpm/swtpm.h"
@@ -77,16 +78,9 @@ Json InjectedMembers() {
 // simulated evidence allowed does not generate keys of its own.
 std::string CopySimulatedSnpChain(const std::string& data_dir) {
   const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-  EXPECT_OK(snp::SimulatedSnp::LoadOrCreate(cache).status());
   const std::string chain_dir = data_dir + "/simulated-snp";
-  std::filesystem::create_directories(chain_dir);
+  EXPECT_OK(snp::CopySimulatedSnp(cache, chain_dir));
   std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all);
-  std::filesystem::permissions(chain_dir, std::filesystem::perms::owner_all);
-  for (const char* name :
-       {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-        snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-    std::filesystem::copy_file(cache + "/" + name, chain_dir + "/" + name);
-  }
   return chain_dir;
 }
 

@@ -20,6 +20,7 @@
 #include "vouch/server/test_client.h"
 #include "vouch/snp/report.h"
 #include "vouch/snp/simulated.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/testing/status_matchers.h"
 
 namespace vouch::server {
@@ -37,14 +38,7 @@ constexpr char kRuntimeData[] = R"({"keys":[],"vm-configuration":{"tpm":false}})
 // folder (its RSA-4096 keys take seconds), into `dir`.
 void PrepareSimulatedChain(const std::string& dir) {
   const std::string cache = std::string(VOUCH_BINARY_DIR) + "/kds_service_test_simulated_snp";
-  VOUCH_CHECK(snp::SimulatedSnp::LoadOrCreate(cache).ok());
-  std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-  for (const char* name :
-       {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-        snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-    std::filesystem::copy_file(cache + "/" + name, dir + "/" + name);
-  }
+  VOUCH_CHECK(snp::CopySimulatedSnp(cache, dir).ok());
 }
 
 class KdsServiceTest : public ::testing::Test {

@@ -23,6 +23,7 @@
 #include "vouch/server/server.h"
 #include "vouch/server/service.h"
 #include "vouch/server/test_client.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/testing/status_matchers.h"
 
 namespace vouch::server {
@@ -41,16 +42,9 @@ constexpr char kTokenLabel[] = "vouch-server";
 // tests make once per build folder, because its RSA-4096 keys take seconds.
 void CopySimulatedChain(const std::string& dir) {
   const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-  VOUCH_CHECK(snp::SimulatedSnp::LoadOrCreate(cache).ok());
-  std::filesystem::create_directories(dir);
+  VOUCH_CHECK(snp::CopySimulatedSnp(cache, dir).ok());
   std::filesystem::permissions(std::filesystem::path(dir).parent_path(),
                                std::filesystem::perms::owner_all);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-  for (const char* name :
-       {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-        snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-    std::filesystem::copy_file(cache + "/" + name, dir + "/" + name);
-  }
 }
 
 Headers AdminHeaders() { return {{"Authorization", std::string("Bearer ") + kAdminToken}}; }

@@ -24,6 +24,7 @@
 #include "vouch/server/attest_request.h"
 #include "vouch/server/server.h"
 #include "vouch/server/test_client.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/token/issuer.h"
 #include "vouch/testing/status_matchers.h"
 
@@ -58,14 +59,7 @@ Config BaseConfig(const std::string& data_dir) {
 // chain's two RSA-4096 keys takes seconds, far longer than any test here.
 void CopySimulatedChain(const std::string& dir) {
   const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-  VOUCH_CHECK(snp::SimulatedSnp::LoadOrCreate(cache).ok());
-  std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
-  for (const char* name :
-       {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-        snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-    std::filesystem::copy_file(cache + "/" + name, dir + "/" + name);
-  }
+  VOUCH_CHECK(snp::CopySimulatedSnp(cache, dir).ok());
 }
 
 Headers AdminHeaders() { return {{"Authorization", std::string("Bearer ") + kAdminToken}}; }

@@ -23,6 +23,7 @@
 #include "vouch/server/service.h"
 #include "vouch/server/signing_keys.h"
 #include "vouch/server/test_client.h"
+#include "vouch/snp/simulated_copy.h"
 #include "vouch/token/issuer.h"
 #include "vouch/keystore/software_keystore.h"
 #include "vouch/snp/simulated.h"
@@ -72,15 +73,9 @@ class Deployment {
     // The simulated chain that the server tests make once per build folder
     // (service_test.cc), because making its RSA-4096 keys takes seconds.
     const std::string cache = std::string(VOUCH_BINARY_DIR) + "/server_test_simulated_snp";
-    VOUCH_CHECK(snp::SimulatedSnp::LoadOrCreate(cache).ok());
     const std::string chain_dir = data_dir_ + "/" + kSimulatedSnpDir;
-    std::filesystem::create_directories(chain_dir);
+    VOUCH_CHECK(snp::CopySimulatedSnp(cache, chain_dir).ok());
     std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
-    for (const char* file :
-         {snp::kSimulatedArkFile, snp::kSimulatedAskFile, snp::kSimulatedVcekFile,
-          snp::kSimulatedArkKeyFile, snp::kSimulatedAskKeyFile, snp::kSimulatedVcekKeyFile}) {
-      std::filesystem::copy_file(cache + "/" + file, chain_dir + "/" + file);
-    }
   }
   ~Deployment() { std::filesystem::remove_all(data_dir_); }
 
